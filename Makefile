@@ -1,0 +1,58 @@
+# Guichet task runner. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+export PYTHONDONTWRITEBYTECODE := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+# Python 3.10 from pyenv (never downloaded); PYTHON310=... overrides.
+PYTHON310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 $(HOME)/.pyenv/versions/3.10.*/bin/python3.10) $(shell command -v python3.10 2>/dev/null))
+UV ?= $(firstword $(shell command -v uv 2>/dev/null) $(CURDIR)/.tools/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+MODEL := models/guichet.tar.gz
+TRAINING_INPUTS := $(shell find bot/data -name '*.yml' 2>/dev/null) config.yml domain.yml
+
+.PHONY: help setup train run test lint eval bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m pip install --quiet --target $(CURDIR)/.tools uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 introuvable : installez-le (pyenv install 3.10.13) ou passez PYTHON310=/chemin/python3.10" >&2; exit 1; }
+	$(UV) sync --frozen --python $(PYTHON310)
+	@touch $@
+
+setup: $(VENV)/.synced ## Install uv, the virtual environment and every dependency (idempotent)
+
+$(MODEL): $(TRAINING_INPUTS) $(VENV)/.synced
+	$(RASA) train --fixed-model-name guichet --out models --domain domain.yml --data bot/data --config config.yml
+	@touch $@
+
+train: $(MODEL) ## Train the model if bot/data, config.yml or domain.yml changed
+
+run: setup train ## Start the Rasa server and the action server on 127.0.0.1 (Ctrl-C stops)
+	$(PY) -m bot.stack run
+
+test: setup train ## Run the whole test suite (data validation, pytest, conversation tests)
+	$(RASA) data validate --domain domain.yml --data bot/data --config config.yml --fail-on-warnings
+	$(PY) -m bot.guides check
+	$(PY) -m pytest
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --endpoints endpoints.yml --out var/results/core --fail-on-prediction-errors
+
+lint: setup ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy bot actions tests
+
+eval: setup train ## Route ../shared/eval/dev_routing.tsv (or EVAL_FILE=...) through the live REST channel
+	$(PY) -m bot.eval $(EVAL_FILE)
+
+clean: ## Remove trained models and test results (keeps var/ data)
+	rm -rf models var/results

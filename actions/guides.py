@@ -1,0 +1,106 @@
+"""Actions of the step-by-step walk: start a guide, step commands, yes/no, menus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions._support import apply, catalogue, latest_intent, state_from
+from bot import walk
+
+STEP_COMMANDS = {
+    "next_step": walk.next_step,
+    "previous_step": walk.previous_step,
+    "repeat_step": walk.repeat_step,
+    "step_detail": walk.step_detail,
+    "stuck": walk.stuck,
+    "stop_guide": walk.stop,
+}
+
+
+class ActionStartGuide(Action):
+    """A guide intent (named like the guide id) starts that guide at step 1."""
+
+    def name(self) -> str:
+        return "action_start_guide"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        cat = catalogue()
+        intent = latest_intent(tracker)
+        state = state_from(tracker)
+        if intent in cat:
+            reply = walk.start_guide(cat, intent, state)
+        else:
+            reply = walk.fallback(cat, state, "not_understood")
+        return apply(reply, dispatcher, tracker)
+
+
+class ActionStepCommand(Action):
+    """Next, previous, repeat, more detail, stuck, stop — inside the current guide."""
+
+    def name(self) -> str:
+        return "action_step_command"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        cat = catalogue()
+        command = STEP_COMMANDS.get(latest_intent(tracker), walk.repeat_step)
+        return apply(command(cat, state_from(tracker)), dispatcher, tracker)
+
+
+class ActionYesNo(Action):
+    """"Oui" / "non": rates a finished guide, moves on in a guide, or accepts an offer."""
+
+    def name(self) -> str:
+        return "action_yes_no"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        cat = catalogue()
+        state = state_from(tracker)
+        agreed = latest_intent(tracker) == "affirm"
+        reply = walk.yes(cat, state) if agreed else walk.no(cat, state)
+        if reply is None:
+            if agreed and state.handoff_offered:
+                reply = walk.offer_handoff(cat, state)
+            elif agreed:
+                reply = walk.menu(cat, state, None, intro="D'accord. Que voulez-vous faire ?")
+            else:
+                reply = walk.stop(cat, state)
+        return apply(reply, dispatcher, tracker)
+
+
+class ActionShowMenu(Action):
+    """A vague request ("les impôts", "j'ai besoin d'aide") gets a short menu, not a guess."""
+
+    def name(self) -> str:
+        return "action_show_menu"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        cat = catalogue()
+        intent = latest_intent(tracker)
+        domain_id = intent.removeprefix("menu_") if intent.startswith("menu_") else None
+        if domain_id and not cat.in_domain(domain_id):
+            domain_id = None
+        return apply(walk.menu(cat, state_from(tracker), domain_id), dispatcher, tracker)
+
+
+class ActionWelcome(Action):
+    """Greeting: a welcome with the most asked démarches; inside a guide, where we are."""
+
+    def name(self) -> str:
+        return "action_welcome"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        return apply(walk.welcome(catalogue(), state_from(tracker)), dispatcher, tracker)

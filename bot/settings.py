@@ -1,0 +1,107 @@
+"""One settings object read from the environment.
+
+Every setting is declared once in `SETTINGS` with its default and a line of help;
+README documents each of them (a test fails when one is missing there).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATA_DIR", "var", "Folder for all runtime data (tracker store, tickets, logs)."),
+    Setting("HOST", "127.0.0.1", "Address the servers listen on."),
+    Setting("BOT_PORT", "5005", "Port of the Rasa server (REST and socket.io channels)."),
+    Setting("ACTIONS_PORT", "5055", "Port of the Rasa action server."),
+    Setting("WEB_PORT", "8000", "Port of the web app (kiosk, widget, mediators' console)."),
+    Setting("KNOWLEDGE_DIR", "knowledge", "Folder of the guide files."),
+    Setting("SHARED_DIR", "../shared", "Shared material: contract, domain facts, eval sets."),
+    Setting("MAX_MESSAGE_CHARS", "1000", "Longer visitor messages are cut to this length."),
+    Setting("MODEL_DIR", "models", "Folder of trained Rasa models."),
+    Setting("LOG_LEVEL", "INFO", "Log level of the servers started by `make run`."),
+)
+
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+def _resolve(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else (ROOT / p).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Values of `SETTINGS`, typed. Build with `Settings.from_env()`."""
+
+    values: dict[str, str] = field(default_factory=lambda: dict(_DEFAULTS))
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls({s.name: env.get(s.name, s.default) for s in SETTINGS})
+
+    def raw(self, name: str) -> str:
+        return self.values[name]
+
+    def _int(self, name: str) -> int:
+        try:
+            return int(self.values[name])
+        except ValueError as exc:
+            raise ValueError(f"{name} must be a whole number, got {self.values[name]!r}") from exc
+
+    @property
+    def data_dir(self) -> Path:
+        return _resolve(self.values["DATA_DIR"])
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return _resolve(self.values["KNOWLEDGE_DIR"])
+
+    @property
+    def shared_dir(self) -> Path:
+        return _resolve(self.values["SHARED_DIR"])
+
+    @property
+    def model_dir(self) -> Path:
+        return _resolve(self.values["MODEL_DIR"])
+
+    @property
+    def host(self) -> str:
+        return self.values["HOST"]
+
+    @property
+    def bot_port(self) -> int:
+        return self._int("BOT_PORT")
+
+    @property
+    def actions_port(self) -> int:
+        return self._int("ACTIONS_PORT")
+
+    @property
+    def web_port(self) -> int:
+        return self._int("WEB_PORT")
+
+    @property
+    def max_message_chars(self) -> int:
+        return self._int("MAX_MESSAGE_CHARS")
+
+    @property
+    def log_level(self) -> str:
+        return self.values["LOG_LEVEL"]
+
+
+def get_settings() -> Settings:
+    """Settings as the environment gives them now (cheap; read on each call)."""
+    return Settings.from_env()

@@ -1,0 +1,131 @@
+"""Compare NLU pipeline configurations: a seeded stratified split of our training data and
+the routing dev set. Usage: python scripts/compare_pipelines.py CONFIG.yml [CONFIG.yml ...]
+
+Trains an NLU-only model per configuration (Rasa's own training), then parses the held-out
+messages; prints accuracy, macro-F1, training and parsing time. docs/pipeline.md records
+the results that chose config.yml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.settings import get_settings  # noqa: E402
+
+ROUTE_OF_INTENT = {"ask_human": "handoff", "out_of_scope": "fallback", "not_covered": "fallback",
+                   "nlu_fallback": "fallback"}  # fmt: skip
+
+
+def load_examples() -> list[tuple[str, str]]:
+    out = []
+    for path in sorted((ROOT / "bot/data/nlu").glob("*.yml")):
+        for block in yaml.safe_load(path.read_text()).get("nlu", []):
+            for line in block["examples"].splitlines():
+                if line.strip().startswith("- "):
+                    out.append((block["intent"], line.strip()[2:].strip()))
+    return out
+
+
+def split(examples, test_share=0.2, seed=13):
+    by_intent = defaultdict(list)
+    for intent, text in examples:
+        by_intent[intent].append(text)
+    rng = random.Random(seed)
+    train, test = [], []
+    for intent, texts in sorted(by_intent.items()):
+        texts = sorted(texts)
+        rng.shuffle(texts)
+        k = max(1, round(len(texts) * test_share))
+        test += [(intent, t) for t in texts[:k]]
+        train += [(intent, t) for t in texts[k:]]
+    return train, test
+
+
+def write_nlu(examples, path: Path) -> None:
+    by_intent = defaultdict(list)
+    for intent, text in examples:
+        by_intent[intent].append(text)
+    blocks = [{"intent": i, "examples": "".join(f"- {t}\n" for t in ts)}
+              for i, ts in by_intent.items()]  # fmt: skip
+    path.write_text(yaml.safe_dump({"version": "3.1", "nlu": blocks}, allow_unicode=True))
+
+
+def macro_f1(pairs) -> float:
+    labels = {g for g, _ in pairs} | {p for _, p in pairs}
+    f1s = []
+    for label in labels:
+        tp = sum(1 for g, p in pairs if g == label and p == label)
+        fp = sum(1 for g, p in pairs if g != label and p == label)
+        fn = sum(1 for g, p in pairs if g == label and p != label)
+        if tp + fp + fn:
+            f1s.append(2 * tp / (2 * tp + fp + fn))
+    return sum(f1s) / len(f1s)
+
+
+def route(intent: str) -> str:
+    if intent.startswith("menu_") or intent == "help":
+        return "menu"
+    return ROUTE_OF_INTENT.get(intent, intent)
+
+
+async def evaluate(config: Path, train, test, dev) -> dict:
+    from rasa.core.agent import Agent
+    from rasa.model_training import train_nlu
+
+    with tempfile.TemporaryDirectory() as tmp:
+        nlu = Path(tmp) / "nlu.yml"
+        write_nlu(train, nlu)
+        start = time.perf_counter()
+        model = train_nlu(str(config), str(nlu), output=tmp, fixed_model_name="m")
+        train_s = time.perf_counter() - start
+        agent = Agent.load(model)
+        start = time.perf_counter()
+        pairs = []
+        for gold, text in test:
+            parsed = await agent.parse_message(text)
+            pairs.append((gold, parsed["intent"]["name"]))
+        dev_pairs = []
+        for expected, text in dev:
+            parsed = await agent.parse_message(text)
+            got = route(parsed["intent"]["name"])
+            if expected == "fallback_or_new":
+                expected = "fallback"
+            dev_pairs.append((expected, got, text))
+        parse_ms = (time.perf_counter() - start) * 1000 / (len(test) + len(dev))
+    return {
+        "accuracy": sum(g == p for g, p in pairs) / len(pairs),
+        "macro_f1": macro_f1(pairs),
+        "dev": sum(e == g for e, g, _ in dev_pairs) / len(dev_pairs),
+        "dev_errors": [(e, g, t) for e, g, t in dev_pairs if e != g],
+        "train_s": train_s,
+        "parse_ms": parse_ms,
+    }
+
+
+def main(configs: list[str]) -> None:
+    train, test = split(load_examples())
+    dev_file = get_settings().shared_dir / "eval" / "dev_routing.tsv"
+    dev = [tuple(line.split("\t", 1)) for line in dev_file.read_text().splitlines() if line]
+    print(f"train {len(train)}  test {len(test)}  dev {len(dev)}")
+    for config in configs:
+        result = asyncio.run(evaluate(Path(config), train, test, dev))
+        print(f"{config}: split acc {result['accuracy']:.3f}  macro-F1 {result['macro_f1']:.3f}"
+              f"  dev(intent→route) {result['dev']:.3f}  train {result['train_s']:.0f}s"
+              f"  parse {result['parse_ms']:.1f} ms", flush=True)
+        for e, g, t in result["dev_errors"]:
+            print(f"    dev wrong: {e} -> {g}: {t}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

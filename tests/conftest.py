@@ -1,0 +1,81 @@
+"""Shared fixtures: the real catalogue and domain, and tracker factories for actions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.guides import Catalogue, load_catalogue
+from bot.settings import ROOT
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return load_catalogue(ROOT / "knowledge")
+
+
+@pytest.fixture(scope="session")
+def domain() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def initial_slots(domain: dict[str, Any]) -> dict[str, Any]:
+    return {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
+
+
+def user_event(intent: str, text: str | None = None) -> dict[str, Any]:
+    return {
+        "event": "user",
+        "text": text or f"/{intent}",
+        "parse_data": {"intent": {"name": intent, "confidence": 1.0}, "entities": []},
+    }
+
+
+@pytest.fixture
+def make_tracker(domain: dict[str, Any]):
+    """Build a rasa-sdk Tracker whose latest message has `intent`, with `slots` set."""
+    from rasa_sdk import Tracker
+
+    def _make(
+        intent: str,
+        slots: dict[str, Any] | None = None,
+        previous_intents: tuple[str, ...] = (),
+        text: str | None = None,
+    ) -> Tracker:
+        all_slots = initial_slots(domain)
+        all_slots.update(slots or {})
+        events = [user_event(i) for i in previous_intents] + [user_event(intent, text)]
+        return Tracker(
+            sender_id="test",
+            slots=all_slots,
+            latest_message=events[-1]["parse_data"] | {"text": events[-1]["text"]},
+            events=events,
+            paused=False,
+            followup_action=None,
+            active_loop={},
+            latest_action_name="action_listen",
+        )
+
+    return _make
+
+
+@pytest.fixture
+def tracker_from_json(domain: dict[str, Any]):
+    """Load a tracker fixture from tests/data/<name>.json."""
+    from rasa_sdk import Tracker
+
+    def _load(name: str) -> Tracker:
+        data = json.loads((TESTS / "data" / f"{name}.json").read_text(encoding="utf-8"))
+        slots = initial_slots(domain) | data.get("slots", {})
+        return Tracker(
+            data["sender_id"], slots, data["latest_message"], data["events"], False, None, {},
+            "action_listen",
+        )
+
+    return _load
