@@ -1,0 +1,63 @@
+"""Custom NLU components for the Rasa pipeline (config.yml).
+
+`AccentFolder` lowercases tokens and folds accents after tokenization, so that "impôts",
+"impots" and "IMPOTS" give the same word and character features: visitors often type
+without accents. The folding itself is plain Python (`fold`).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents: "Déclaration" -> "declaration", "œuvre" -> "oeuvre"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("œ", "oe").replace("æ", "ae"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
+)
+class AccentFolder(GraphComponent):
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Tokenizer]
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> AccentFolder:
+        return cls()
+
+    @staticmethod
+    def _fold_tokens(message: Message) -> None:
+        for token in message.get(TOKENS_NAMES[TEXT]) or []:
+            token.text = fold(token.text)
+            if token.lemma:
+                token.lemma = fold(token.lemma)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for message in training_data.training_examples:
+            self._fold_tokens(message)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            self._fold_tokens(message)
+        return messages

@@ -1,0 +1,139 @@
+"""End to end: the real Rasa server and action server on free ports, over the REST channel.
+
+Needs the trained model (`make test` trains it first).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+from bot.client import markers, route_of, send
+from bot.settings import Settings
+from bot.stack import MODEL_NAME, Stack, free_port
+
+
+@pytest.fixture(scope="module")
+def bot_url(tmp_path_factory):
+    settings = Settings.from_env()
+    model = settings.model_dir / MODEL_NAME
+    assert model.exists(), f"no trained model at {model}: run `make train` first"
+    data_dir = tmp_path_factory.mktemp("var")
+    env_settings = Settings({**settings.values, "DATA_DIR": str(data_dir)})
+    stack = Stack(env_settings, bot_port=free_port(), actions_port=free_port(), quiet=True)
+    stack.start()
+    try:
+        yield stack.bot_url
+    finally:
+        stack.stop()
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+def walk_to_end(url: str, sender: str, first: list[dict], next_words: list[str]) -> list[dict]:
+    """Follow a guide from its first reply to completion; return every marker seen."""
+    seen = markers(first)
+    assert seen and seen[0]["step"] == 1
+    steps = seen[0]["steps"]
+    for number in range(2, steps + 1):
+        reply = send(url, sender, next_words[number % len(next_words)])
+        marker = markers(reply)
+        assert marker and marker[0]["step"] == number, (number, reply)
+        seen += marker
+    done = markers(send(url, sender, next_words[0]))
+    assert done and done[0].get("completed") is True and done[0]["step"] == steps
+    return seen + done
+
+
+def test_every_guide_can_be_walked_with_buttons(bot_url, catalogue):
+    for guide in catalogue.guides.values():
+        sender = new_sender()
+        first = send(bot_url, sender, f"/{guide.id}")
+        assert route_of(first) == guide.id
+        seen = walk_to_end(bot_url, sender, first, ["/next_step"])
+        assert {m["guide"] for m in seen} == {guide.id}
+        assert all(m["steps"] == guide.step_count for m in seen)
+
+
+TYPED_STARTS = {
+    "impots.declaration_revenus": "bonjour je dois declarer mes revenus sur internet",
+    "france_travail.actualisation": "comment je fais pour m actualiser ce mois ci",
+    "cv.rediger": "jai besoin de faire un cv pour travailler",
+    "securite.arnaques": "j'ai reçu un sms bizarre qui me demande ma carte bancaire",
+}
+
+
+@pytest.mark.parametrize("guide_id", sorted(TYPED_STARTS))
+def test_a_guide_walked_with_typed_words(bot_url, guide_id):
+    sender = new_sender()
+    first = send(bot_url, sender, TYPED_STARTS[guide_id])
+    assert route_of(first) == guide_id
+    walk_to_end(bot_url, sender, first, ["c'est fait", "suivant", "ok c bon", "etape suivante"])
+    thanks = send(bot_url, sender, "oui")
+    assert markers(thanks) == [] and "Merci" in thanks[0]["text"]
+
+
+def test_back_repeat_stuck_and_switch(bot_url):
+    sender = new_sender()
+    send(bot_url, sender, "/impots.espace_particulier")
+    assert markers(send(bot_url, sender, "suivant"))[0]["step"] == 2
+    assert markers(send(bot_url, sender, "suivant"))[0]["step"] == 3
+    assert markers(send(bot_url, sender, "revenir en arriere"))[0]["step"] == 2
+    assert markers(send(bot_url, sender, "tu peux répéter"))[0]["step"] == 2
+    assert markers(send(bot_url, sender, "je bloque"))[0]["step"] == 2
+    assert markers(send(bot_url, sender, "ça marche toujours pas"))[0] == {
+        "handoff": "offered", "reason": "stuck"
+    }  # fmt: skip
+    switched = markers(send(bot_url, sender, "/cv.lettre_motivation"))
+    assert switched[0]["guide"] == "cv.lettre_motivation" and switched[0]["step"] == 1
+
+
+def test_routes_of_first_messages(bot_url):
+    assert route_of(send(bot_url, new_sender(), "je voudrais parler a une vraie personne")) == (
+        "handoff"
+    )
+    assert route_of(send(bot_url, new_sender(), "donne moi la meteo de demain")) == "fallback"
+    assert route_of(send(bot_url, new_sender(), "les impots")) == "menu"
+    covered = markers(send(bot_url, new_sender(), "je dois renouveler ma carte vitale"))
+    assert covered == [{"fallback": "not_covered"}]
+
+
+def test_greeting_has_no_marker(bot_url):
+    reply = send(bot_url, new_sender(), "bonjour")
+    assert markers(reply) == [] and "Bonjour" in reply[0]["text"]
+
+
+@pytest.mark.parametrize("message", ["", "   ", "\x00\x01\x02", None, 12])
+def test_empty_or_binary_input_gets_a_french_answer(bot_url, message):
+    reply = send(bot_url, new_sender(), message)  # type: ignore[arg-type]
+    assert reply and reply[0]["text"]
+    if message in ("", "   ", "\x00\x01\x02", None):
+        assert "vide" in reply[0]["text"]
+
+
+def test_huge_input_is_cut_and_answered(bot_url):
+    reply = send(bot_url, new_sender(), "je veux faire mon cv " * 2000)
+    assert "très long" in reply[0]["text"]
+    assert route_of(reply) == "cv.rediger"
+
+
+def test_html_input_is_kept_as_text(bot_url):
+    reply = send(bot_url, new_sender(), "<script>alert('x')</script> imprimer avis impot")
+    assert reply and all("<script>" not in (m.get("text") or "") for m in reply)
+
+
+def test_unreadable_body_gets_a_french_answer(bot_url):
+    request = urllib.request.Request(
+        f"{bot_url}/webhooks/rest/webhook", data=b"\xff\xfe not json", method="POST",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 400
+    assert "pas pu lire" in json.loads(info.value.read())[0]["text"]
