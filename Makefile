@@ -15,9 +15,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 MODEL := models/guichet.tar.gz
-TRAINING_INPUTS := $(shell find bot/data -name '*.yml' 2>/dev/null) config.yml domain.yml
+ACTIONS_PORT ?= 5055
+SHELL_PORT ?= 5006
+export SANIC_HOST := 127.0.0.1
+TRAINING_INPUTS := $(shell find bot/data -name '*.yml' 2>/dev/null) config.yml domain.yml bot/nlu.py
 
-.PHONY: help setup train run test lint eval bench clean
+.PHONY: help setup train run shell test lint eval bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,11 +44,17 @@ train: $(MODEL) ## Train the model if bot/data, config.yml or domain.yml changed
 run: setup train ## Start the Rasa server and the action server on 127.0.0.1 (Ctrl-C stops)
 	$(PY) -m bot.stack run
 
+shell: setup train ## Chat with the bot in this terminal (action server started alongside)
+	@set -m; $(PY) -m rasa_sdk --actions actions --port $(ACTIONS_PORT) --quiet & pid=$$!; \
+	trap "kill $$pid" EXIT; \
+	ACTION_ENDPOINT_URL=http://127.0.0.1:$(ACTIONS_PORT)/webhook TRACKER_DB=$(CURDIR)/var/tracker.db \
+	  $(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port $(SHELL_PORT)
+
 test: setup train ## Run the whole test suite (data validation, pytest, conversation tests)
 	$(RASA) data validate --domain domain.yml --data bot/data --config config.yml --fail-on-warnings
 	$(PY) -m bot.guides check
 	$(PY) -m pytest
-	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --endpoints endpoints.yml --out var/results/core --fail-on-prediction-errors
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --out var/results/core --fail-on-prediction-errors
 
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -79,6 +79,12 @@ def route(intent: str) -> str:
     return ROUTE_OF_INTENT.get(intent, intent)
 
 
+def _at(ranked, threshold: float) -> float:
+    """Route accuracy if predictions under `threshold` became a fallback."""
+    right = sum((got if conf >= threshold else "fallback") == gold for gold, got, conf in ranked)
+    return right / max(1, len(ranked))
+
+
 async def evaluate(config: Path, train, test, dev) -> dict:
     from rasa.core.agent import Agent
     from rasa.model_training import train_nlu
@@ -91,20 +97,26 @@ async def evaluate(config: Path, train, test, dev) -> dict:
         train_s = time.perf_counter() - start
         agent = Agent.load(model)
         start = time.perf_counter()
-        pairs, raw_pairs = [], []
+        pairs, raw_pairs, ranked = [], [], []
         for gold, text in test:
             parsed = await agent.parse_message(text)
             pairs.append((gold, parsed["intent"]["name"]))
             ranking = [r["name"] for r in parsed.get("intent_ranking", [])
                        if r["name"] != "nlu_fallback"]  # fmt: skip
             raw_pairs.append((gold, ranking[0] if ranking else "none"))
-        dev_pairs = []
+            top = [r for r in parsed.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
+            if top:
+                ranked.append((route(gold), route(top[0]["name"]), top[0]["confidence"]))
+        dev_pairs, dev_ranked = [], []
         for expected, text in dev:
             parsed = await agent.parse_message(text)
             got = route(parsed["intent"]["name"])
             if expected == "fallback_or_new":
                 expected = "fallback"
             dev_pairs.append((expected, got, text))
+            top = [r for r in parsed.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
+            if top:
+                dev_ranked.append((expected, route(top[0]["name"]), top[0]["confidence"]))
         parse_ms = (time.perf_counter() - start) * 1000 / (len(test) + len(dev))
     return {
         "accuracy": sum(g == p for g, p in pairs) / len(pairs),
@@ -112,6 +124,9 @@ async def evaluate(config: Path, train, test, dev) -> dict:
         "raw_accuracy": sum(g == p for g, p in raw_pairs) / len(raw_pairs),
         "dev": sum(e == g for e, g, _ in dev_pairs) / len(dev_pairs),
         "dev_errors": [(e, g, t) for e, g, t in dev_pairs if e != g],
+        "sweep": {
+            t: (_at(ranked, t), _at(dev_ranked, t)) for t in (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+        },
         "train_s": train_s,
         "parse_ms": parse_ms,
     }
@@ -128,6 +143,8 @@ def main(configs: list[str]) -> None:
               f"  macro-F1 {result['macro_f1']:.3f}"
               f"  dev(intent→route) {result['dev']:.3f}  train {result['train_s']:.0f}s"
               f"  parse {result['parse_ms']:.1f} ms", flush=True)
+        print("    threshold sweep (split routes, dev routes): " + "  ".join(
+            f"{t}: {a:.3f}/{b:.3f}" for t, (a, b) in result["sweep"].items()))
         for e, g, t in result["dev_errors"]:
             print(f"    dev wrong: {e} -> {g}: {t}")
 
