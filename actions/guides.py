@@ -55,7 +55,7 @@ class ActionStepCommand(Action):
 
 
 class ActionYesNo(Action):
-    """"Oui" / "non": rates a finished guide, moves on in a guide, or accepts an offer."""
+    """ "Oui" / "non": rates a finished guide, moves on in a guide, or accepts an offer."""
 
     def name(self) -> str:
         return "action_yes_no"

@@ -47,13 +47,19 @@ class GuichetRestInput(RestInput):
             message = clean_message(body.get("message"), max_chars)
             if message.empty:
                 return response.json([{"recipient_id": sender, "text": EMPTY_REPLY}])
-            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            given = body.get("metadata")
+            metadata: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
             if message.truncated:
                 metadata = {**metadata, "truncated": True}
             collector = CollectingOutputChannel()
             await on_new_message(
-                UserMessage(message.text, collector, sender, input_channel=self.name(),
-                            metadata=metadata or None)  # fmt: skip
+                UserMessage(
+                    message.text,
+                    collector,
+                    sender,
+                    input_channel=self.name(),
+                    metadata=metadata or None,
+                )  # fmt: skip
             )
             answers = list(collector.messages)
             if message.truncated:

@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections import defaultdict
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.client import route_matches, route_of, send
@@ -30,7 +31,25 @@ def read_cases(path: Path) -> list[tuple[str, str]]:
     return cases
 
 
-def evaluate(base_url: str, cases: list[tuple[str, str]], ids: set[str]) -> dict[str, object]:
+@dataclass
+class EvalResult:
+    per_route: dict[str, list[int]] = field(default_factory=dict)  # label -> [right, cases]
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # expected, got, message
+
+    @property
+    def right(self) -> int:
+        return sum(v[0] for v in self.per_route.values())
+
+    @property
+    def total(self) -> int:
+        return sum(v[1] for v in self.per_route.values())
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.total if self.total else 0.0
+
+
+def evaluate(base_url: str, cases: list[tuple[str, str]], ids: set[str]) -> EvalResult:
     per_route: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     errors = []
     for expected, message in cases:
@@ -40,8 +59,7 @@ def evaluate(base_url: str, cases: list[tuple[str, str]], ids: set[str]) -> dict
         per_route[expected][1] += 1
         if not ok:
             errors.append((expected, route, message))
-    right = sum(v[0] for v in per_route.values())
-    return {"per_route": dict(per_route), "right": right, "total": len(cases), "errors": errors}
+    return EvalResult(dict(per_route), errors)
 
 
 def main(argv: list[str]) -> int:
@@ -60,13 +78,11 @@ def main(argv: list[str]) -> int:
         result = evaluate(base_url, cases, ids)
     print(f"\n{path}")
     print(f"{'route':38} {'right':>5} {'cases':>5} {'accuracy':>8}")
-    per_route: dict[str, list[int]] = result["per_route"]  # type: ignore[assignment]
-    for route in sorted(per_route):
-        right, total = per_route[route]
+    for route in sorted(result.per_route):
+        right, total = result.per_route[route]
         print(f"{route:38} {right:5} {total:5} {right / total:8.2f}")
-    right, total = result["right"], result["total"]
-    print(f"{'overall':38} {right:5} {total:5} {right / total:8.2f}")  # type: ignore[operator]
-    for expected, route, message in result["errors"]:  # type: ignore[attr-defined]
+    print(f"{'overall':38} {result.right:5} {result.total:5} {result.accuracy:8.2f}")
+    for expected, route, message in result.errors:
         print(f"  wrong: expected {expected}, got {route}: {message}")
     return 0
 

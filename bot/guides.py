@@ -145,7 +145,9 @@ def _texts(
 ) -> tuple[str, ...]:
     value = data.get(key)
     if not isinstance(value, list) or (not value and not allow_empty):
-        problems.append(f"{key} must be a list" + ("" if allow_empty else " with at least one item"))
+        problems.append(
+            f"{key} must be a list" + ("" if allow_empty else " with at least one item")
+        )
         return ()
     out = []
     for i, item in enumerate(value, 1):

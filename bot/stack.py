@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def ensure_private_file(path: Path, make: callable = lambda: secrets.token_urlsafe(32)) -> str:  # type: ignore[valid-type]
+def ensure_private_file(
+    path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+) -> str:
     """Read a secret from `path`, creating it once with owner-only permissions."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():

@@ -153,7 +153,7 @@ def start_guide(catalogue: Catalogue, guide_id: str, state: WalkState) -> Reply:
 
 
 def _current(catalogue: Catalogue, state: WalkState) -> Guide | None:
-    if state.guide_id and 1 <= state.step:
+    if state.guide_id and state.step >= 1:
         guide = catalogue.get(state.guide_id)
         if guide and state.step <= guide.step_count:
             return guide
@@ -303,7 +303,7 @@ def stop(catalogue: Catalogue, state: WalkState) -> Reply:
 
 
 def yes(catalogue: Catalogue, state: WalkState) -> Reply | None:
-    """"Oui" / "ok": its meaning depends on the question asked. None: the caller decides."""
+    """ "Oui" / "ok": its meaning depends on the question asked. None: the caller decides."""
     if state.awaiting_feedback:
         return feedback(catalogue, state, helped=True)
     if _current(catalogue, state):
@@ -349,9 +349,7 @@ def menu(
     return Reply((Message(text, tuple(buttons), marker),), replace(state, awaiting_feedback=False))
 
 
-def fallback(
-    catalogue: Catalogue, state: WalkState, reason: str, *, again: bool = False
-) -> Reply:
+def fallback(catalogue: Catalogue, state: WalkState, reason: str, *, again: bool = False) -> Reply:
     """The bot did not understand (`not_understood`) or has no guide (`not_covered`)."""
     marker = {"fallback": reason}
     if reason == "not_covered":

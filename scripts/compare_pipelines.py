@@ -139,12 +139,18 @@ def main(configs: list[str]) -> None:
     print(f"train {len(train)}  test {len(test)}  dev {len(dev)}")
     for config in configs:
         result = asyncio.run(evaluate(Path(config), train, test, dev))
-        print(f"{config}: split acc {result['accuracy']:.3f} (no threshold {result['raw_accuracy']:.3f})"
-              f"  macro-F1 {result['macro_f1']:.3f}"
-              f"  dev(intent→route) {result['dev']:.3f}  train {result['train_s']:.0f}s"
-              f"  parse {result['parse_ms']:.1f} ms", flush=True)
-        print("    threshold sweep (split routes, dev routes): " + "  ".join(
-            f"{t}: {a:.3f}/{b:.3f}" for t, (a, b) in result["sweep"].items()))
+        print(
+            f"{config}: split acc {result['accuracy']:.3f}"
+            f" (no threshold {result['raw_accuracy']:.3f})"
+            f"  macro-F1 {result['macro_f1']:.3f}"
+            f"  dev(intent→route) {result['dev']:.3f}  train {result['train_s']:.0f}s"
+            f"  parse {result['parse_ms']:.1f} ms",
+            flush=True,
+        )
+        print(
+            "    threshold sweep (split routes, dev routes): "
+            + "  ".join(f"{t}: {a:.3f}/{b:.3f}" for t, (a, b) in result["sweep"].items())
+        )
         for e, g, t in result["dev_errors"]:
             print(f"    dev wrong: {e} -> {g}: {t}")
 

@@ -74,7 +74,13 @@ def tracker_from_json(domain: dict[str, Any]):
         data = json.loads((TESTS / "data" / f"{name}.json").read_text(encoding="utf-8"))
         slots = initial_slots(domain) | data.get("slots", {})
         return Tracker(
-            data["sender_id"], slots, data["latest_message"], data["events"], False, None, {},
+            data["sender_id"],
+            slots,
+            data["latest_message"],
+            data["events"],
+            False,
+            None,
+            {},
             "action_listen",
         )
 

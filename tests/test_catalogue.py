@@ -40,7 +40,7 @@ def nlu_examples() -> dict[str, list[str]]:
 
 
 def rule_intents() -> set[str]:
-    intents = set()
+    intents: set[str] = set()
     for path in RULES_DIR.glob("*.yml"):
         for rule in yaml.safe_load(path.read_text(encoding="utf-8")).get("rules", []):
             intents.update(step["intent"] for step in rule["steps"] if "intent" in step)

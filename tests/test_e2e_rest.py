@@ -111,7 +111,7 @@ def test_greeting_has_no_marker(bot_url):
 
 @pytest.mark.parametrize("message", ["", "   ", "\x00\x01\x02", None, 12])
 def test_empty_or_binary_input_gets_a_french_answer(bot_url, message):
-    reply = send(bot_url, new_sender(), message)  # type: ignore[arg-type]
+    reply = send(bot_url, new_sender(), message)
     assert reply and reply[0]["text"]
     if message in ("", "   ", "\x00\x01\x02", None):
         assert "vide" in reply[0]["text"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -79,7 +80,7 @@ class TestEachGuide:
         assert guide.human_help and guide.audience and guide.summary
 
 
-GOOD = {
+GOOD: dict[str, Any] = {
     "id": "demo.exemple",
     "title": "Un exemple",
     "summary": "Un guide pour les tests.",
