@@ -31,6 +31,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_MESSAGE_CHARS", "1000", "Longer visitor messages are cut to this length."),
     Setting("MODEL_DIR", "models", "Folder of trained Rasa models."),
     Setting("LOG_LEVEL", "INFO", "Log level of the servers started by `make run`."),
+    Setting("TICKET_RETENTION_DAYS", "90", "Closed tickets are deleted after this many days."),
+    Setting(
+        "CONVERSATION_RETENTION_DAYS",
+        "30",
+        "Conversations without a ticket are deleted after this many days.",
+    ),
+    Setting("ORG_NAME", "Espace numérique de la médiathèque", "Name of the organisation."),
+    Setting("ORG_ADDRESS", "1 place de la Mairie", "Postal address of the organisation."),
+    Setting(
+        "ORG_HOURS",
+        "du mardi au samedi, de 10 h à 12 h et de 14 h à 18 h",
+        "Opening hours of the help desk, as visitors read them.",
+    ),
+    Setting("ORG_PHONE", "01 23 45 67 89", "Phone number of the help desk."),
+    Setting("ORG_DESK", "l'accueil, au rez-de-chaussée", "Where the mediator's desk is."),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -100,6 +115,22 @@ class Settings:
     @property
     def log_level(self) -> str:
         return self.values["LOG_LEVEL"]
+
+    @property
+    def ticket_retention_days(self) -> int:
+        return self._int("TICKET_RETENTION_DAYS")
+
+    @property
+    def conversation_retention_days(self) -> int:
+        return self._int("CONVERSATION_RETENTION_DAYS")
+
+    @property
+    def tickets_db(self) -> Path:
+        return self.data_dir / "tickets.db"
+
+    @property
+    def tracker_db(self) -> Path:
+        return self.data_dir / "tracker.db"
 
 
 def get_settings() -> Settings:

@@ -1,0 +1,788 @@
+"""Follow-up tickets: conversations the bot hands to a human mediator, kept in `tickets.db`.
+
+`TicketStore` is the only code that writes to that database; `python -m bot.tickets` lists,
+shows, exports and purges tickets from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import csv
+import json
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlite_utils import Database
+
+from bot.settings import Settings, get_settings
+from bot.transcript import REASON_LABELS, purge_conversations
+
+STATUSES: tuple[str, ...] = ("nouveau", "en_cours", "resolu", "abandonne")
+CLOSED_STATUSES: tuple[str, ...] = ("resolu", "abandonne")
+CHANNELS: tuple[str, ...] = ("kiosk", "widget", "other")
+REASONS: tuple[str, ...] = ("asked", "stuck", "not_understood", "not_covered")
+CONTACT_PREFERENCES: tuple[str, ...] = ("desk", "phone", "email", "later")
+ACTIONS: tuple[str, ...] = (
+    "created",
+    "status",
+    "note",
+    "assigned",
+    "contact_erased",
+    "export",
+    "seen",
+)
+MAX_NOTE_CHARS = 5000
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "updated_at",
+    "status",
+    "channel",
+    "reason",
+    "guide_id",
+    "step",
+    "steps",
+    "contact_preference",
+    "contact_detail",
+    "visitor_sentence",
+    "summary",
+)
+
+Clock = Callable[[], datetime]
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def _migration_1(db: Database) -> None:
+    # Raw SQL because sqlite-utils' create_table cannot express CHECK constraints or
+    # ON DELETE CASCADE. No CHECK on ticket_events.action: a new kind of audit event should
+    # not need a table rebuild; `_event` validates it instead.
+    statements = (
+        f"""CREATE TABLE tickets (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'nouveau' CHECK (status IN {STATUSES!r}),
+            channel TEXT NOT NULL CHECK (channel IN {CHANNELS!r}),
+            reason TEXT NOT NULL CHECK (reason IN {REASONS!r}),
+            sender_id TEXT NOT NULL,
+            guide_id TEXT,
+            step INTEGER,
+            steps INTEGER,
+            contact_preference TEXT NOT NULL CHECK (contact_preference IN {CONTACT_PREFERENCES!r}),
+            contact_detail TEXT,
+            visitor_sentence TEXT,
+            summary TEXT NOT NULL,
+            transcript TEXT NOT NULL DEFAULT '[]',
+            assigned_to TEXT,
+            seen_at TEXT
+        )""",
+        """CREATE TABLE ticket_notes (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            author TEXT NOT NULL,
+            text TEXT NOT NULL,
+            internal INTEGER NOT NULL DEFAULT 1 CHECK (internal IN (0, 1))
+        )""",
+        """CREATE TABLE ticket_events (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT,
+            detail TEXT
+        )""",
+        "CREATE INDEX idx_tickets_status ON tickets(status)",
+        "CREATE INDEX idx_tickets_created_at ON tickets(created_at)",
+        "CREATE INDEX idx_tickets_sender_id ON tickets(sender_id)",
+        # Foreign-key columns are indexed so that the cascade on purge stays cheap.
+        "CREATE INDEX idx_ticket_notes_ticket_id ON ticket_notes(ticket_id)",
+        "CREATE INDEX idx_ticket_events_ticket_id ON ticket_events(ticket_id)",
+    )
+    for sql in statements:
+        db.execute(sql)
+
+
+# Applied in order; the database's `PRAGMA user_version` is the number already applied.
+# A schema change is one more function appended here, never an edit of an applied one.
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1,)
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+@dataclass
+class Note:
+    id: int
+    ticket_id: int
+    created_at: str
+    author: str
+    text: str
+    internal: bool = True
+
+
+@dataclass
+class TicketEvent:
+    id: int
+    ticket_id: int
+    at: str
+    actor: str
+    action: str
+    from_status: str | None = None
+    to_status: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class Ticket:
+    id: int
+    created_at: str
+    updated_at: str
+    status: str
+    channel: str
+    reason: str
+    sender_id: str
+    guide_id: str | None
+    step: int | None
+    steps: int | None
+    contact_preference: str
+    contact_detail: str | None
+    visitor_sentence: str | None
+    summary: str
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    assigned_to: str | None = None
+    seen_at: str | None = None
+    # Filled by `TicketStore.get` only; `list` leaves them empty to stay one query.
+    notes: list[Note] = field(default_factory=list)
+    events: list[TicketEvent] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Ticket:
+        values = dict(row)
+        values["transcript"] = json.loads(values["transcript"] or "[]")
+        return cls(**values)
+
+    def export_row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in EXPORT_COLUMNS}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    # A naive datetime is taken as UTC so that an injected test clock cannot shift times.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _insert(db: Database, table: str, record: dict[str, Any]) -> int:
+    """Insert one row and return its id."""
+    inserted = db.table(table).insert(record)
+    if inserted.last_rowid is None:  # pragma: no cover - sqlite always reports a rowid
+        raise RuntimeError(f"no id returned for the new {table} row")
+    return int(inserted.last_rowid)
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _check_actor(actor: str) -> None:
+    if not isinstance(actor, str) or not actor.strip():
+        raise ValueError("actor must be a non-empty string")
+
+
+# --- store ----------------------------------------------------------------------------------
+
+
+class TicketStore:
+    """The tickets database: schema, writes and reads. Safe to share between threads."""
+
+    def __init__(self, path: Path | str, *, clock: Clock = _utcnow) -> None:
+        self.path = path if str(path) == ":memory:" else Path(path)
+        self._clock = clock
+        # One connection may serve several threads (the web app); the lock keeps each
+        # transaction whole. Other processes are kept apart by SQLite's own locking.
+        self._lock = threading.RLock()
+        conn = sqlite3.connect(str(path), check_same_thread=False)
+        try:
+            # busy_timeout first, so that the WAL switch and the migrations wait for a
+            # concurrent opener instead of failing with "database is locked".
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            # Plugins could change the connection; this store must behave the same everywhere.
+            self._db = Database(conn, execute_plugins=False)
+            self._migrate()
+        except BaseException:
+            conn.close()
+            raise
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, clock: Clock = _utcnow) -> TicketStore:
+        """The store at `settings.tickets_db`, creating its folder when missing."""
+        settings = settings or get_settings()
+        settings.tickets_db.parent.mkdir(parents=True, exist_ok=True)
+        return cls(settings.tickets_db, clock=clock)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> TicketStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing
+
+    @contextmanager
+    def _write(self) -> Iterator[Database]:
+        """One write transaction; commits on success, rolls back on any error."""
+        with self._lock, self._db.conn:
+            # IMMEDIATE takes the write lock up front: a deferred transaction that reads
+            # then writes fails at once with SQLITE_BUSY when another writer got in first,
+            # whereas BEGIN IMMEDIATE simply waits for busy_timeout.
+            self._db.conn.execute("BEGIN IMMEDIATE")
+            yield self._db
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            # Read inside the write lock: two processes opening a new file at once must not
+            # both apply migration 1.
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, migration in enumerate(MIGRATIONS, start=1):
+                if number > version:
+                    migration(db)
+            if version < len(MIGRATIONS):
+                db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def journal_mode(self) -> str:
+        with self._lock:
+            return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
+
+    def _now(self) -> str:
+        return _iso(self._clock())
+
+    def _row(self, db: Database, ticket_id: int) -> dict[str, Any]:
+        rows = builtins.list(db.query("SELECT * FROM tickets WHERE id = ?", [ticket_id]))
+        if not rows:
+            raise KeyError(ticket_id)
+        return rows[0]
+
+    def _event(
+        self,
+        db: Database,
+        ticket_id: int,
+        action: str,
+        *,
+        actor: str,
+        at: str,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        _check_choice("action", action, ACTIONS)
+        _insert(
+            db,
+            "ticket_events",
+            {
+                "ticket_id": ticket_id,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "from_status": from_status,
+                "to_status": to_status,
+                "detail": detail,
+            },
+        )
+
+    def _note(
+        self, db: Database, ticket_id: int, text: str, *, actor: str, at: str, internal: bool
+    ) -> Note:
+        note_id = _insert(
+            db,
+            "ticket_notes",
+            {
+                "ticket_id": ticket_id,
+                "created_at": at,
+                "author": actor,
+                "text": text,
+                "internal": internal,
+            },
+        )
+        self._event(db, ticket_id, "note", actor=actor, at=at)
+        return Note(note_id, ticket_id, at, actor, text, internal)
+
+    @staticmethod
+    def _clean_note(text: str) -> str:
+        cleaned = (text or "").strip()
+        if not cleaned:
+            raise ValueError("a note cannot be empty")
+        if len(cleaned) > MAX_NOTE_CHARS:
+            raise ValueError(f"a note is limited to {MAX_NOTE_CHARS} characters")
+        return cleaned
+
+    # -- writes
+
+    def create(
+        self,
+        *,
+        sender_id: str,
+        channel: str,
+        reason: str,
+        contact_preference: str,
+        contact_detail: str | None = None,
+        visitor_sentence: str | None = None,
+        guide_id: str | None = None,
+        step: int | None = None,
+        steps: int | None = None,
+        summary: str,
+        transcript: builtins.list[dict[str, Any]],
+    ) -> Ticket:
+        """A new ticket in status 'nouveau', with its 'created' audit event."""
+        if not sender_id:
+            raise ValueError("sender_id must be a non-empty string")
+        _check_choice("channel", channel, CHANNELS)
+        _check_choice("reason", reason, REASONS)
+        _check_choice("contact_preference", contact_preference, CONTACT_PREFERENCES)
+        for name, value in (("step", step), ("steps", steps)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be a whole number or None; got {value!r}")
+        now = self._now()
+        record: dict[str, Any] = {
+            "created_at": now,
+            "updated_at": now,
+            "status": "nouveau",
+            "channel": channel,
+            "reason": reason,
+            "sender_id": sender_id,
+            "guide_id": guide_id,
+            "step": step,
+            "steps": steps,
+            "contact_preference": contact_preference,
+            "contact_detail": contact_detail or None,
+            "visitor_sentence": visitor_sentence or None,
+            "summary": summary,
+            "transcript": json.dumps(transcript, ensure_ascii=False),
+            "assigned_to": None,
+            "seen_at": None,
+        }
+        with self._write() as db:
+            ticket_id = _insert(db, "tickets", record)
+            self._event(db, ticket_id, "created", actor=sender_id, at=now, to_status="nouveau")
+        return Ticket.from_row({"id": ticket_id, **record})
+
+    def set_status(
+        self, ticket_id: int, status: str, *, actor: str, note: str | None = None
+    ) -> Ticket:
+        """Move a ticket to `status`; the audit trail keeps both ends, `note` goes to notes."""
+        _check_choice("status", status, STATUSES)
+        _check_actor(actor)
+        cleaned = self._clean_note(note) if note is not None else None
+        with self._write() as db:
+            current = self._row(db, ticket_id)["status"]
+            now = self._now()
+            if current != status:
+                db.execute(
+                    "UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?",
+                    [status, now, ticket_id],
+                )
+                self._event(
+                    db,
+                    ticket_id,
+                    "status",
+                    actor=actor,
+                    at=now,
+                    from_status=current,
+                    to_status=status,
+                )
+            if cleaned is not None:
+                db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", [now, ticket_id])
+                self._note(db, ticket_id, cleaned, actor=actor, at=now, internal=True)
+        return self._get_required(ticket_id)
+
+    def assign(self, ticket_id: int, *, actor: str) -> None:
+        """The mediator `actor` takes the ticket."""
+        _check_actor(actor)
+        with self._write() as db:
+            previous = self._row(db, ticket_id)["assigned_to"]
+            now = self._now()
+            db.execute(
+                "UPDATE tickets SET assigned_to = ?, updated_at = ? WHERE id = ?",
+                [actor, now, ticket_id],
+            )
+            self._event(db, ticket_id, "assigned", actor=actor, at=now, detail=previous)
+
+    def add_note(self, ticket_id: int, text: str, *, actor: str, internal: bool = True) -> Note:
+        _check_actor(actor)
+        cleaned = self._clean_note(text)
+        with self._write() as db:
+            self._row(db, ticket_id)
+            now = self._now()
+            db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", [now, ticket_id])
+            return self._note(db, ticket_id, cleaned, actor=actor, at=now, internal=internal)
+
+    def erase_contact(self, ticket_id: int, *, actor: str) -> None:
+        """Forget the visitor's phone or e-mail; the ticket itself stays."""
+        _check_actor(actor)
+        with self._write() as db:
+            self._row(db, ticket_id)
+            now = self._now()
+            db.execute(
+                "UPDATE tickets SET contact_detail = NULL, updated_at = ? WHERE id = ?",
+                [now, ticket_id],
+            )
+            self._event(db, ticket_id, "contact_erased", actor=actor, at=now)
+
+    def mark_seen(self, ticket_id: int, *, actor: str) -> None:
+        """Record that `actor` opened the ticket; `seen_at` keeps the first time."""
+        _check_actor(actor)
+        with self._write() as db:
+            self._row(db, ticket_id)
+            now = self._now()
+            # Reading is not a change: updated_at, which drives retention, is left alone.
+            db.execute(
+                "UPDATE tickets SET seen_at = COALESCE(seen_at, ?) WHERE id = ?",
+                [now, ticket_id],
+            )
+            self._event(db, ticket_id, "seen", actor=actor, at=now)
+
+    def record_export(self, ids: Iterable[int], *, actor: str, fmt: str) -> None:
+        """Audit that these tickets left the database in an export file."""
+        _check_actor(actor)
+        wanted = builtins.list(dict.fromkeys(ids))
+        if not wanted:
+            return
+        with self._write() as db:
+            now = self._now()
+            for ticket_id in wanted:
+                self._row(db, ticket_id)
+                self._event(db, ticket_id, "export", actor=actor, at=now, detail=fmt)
+
+    def purge(self, *, now: datetime | None = None, retention_days: int) -> int:
+        """Delete closed tickets unchanged for `retention_days`; notes and events follow."""
+        if retention_days < 0:
+            raise ValueError("retention_days cannot be negative")
+        cutoff = _iso((now or self._clock()) - timedelta(days=retention_days))
+        marks = ", ".join("?" for _ in CLOSED_STATUSES)
+        with self._write() as db:
+            cursor = db.execute(
+                f"DELETE FROM tickets WHERE status IN ({marks}) AND updated_at < ?",
+                [*CLOSED_STATUSES, cutoff],
+            )
+            return int(cursor.rowcount)
+
+    # -- reads
+
+    def _get_required(self, ticket_id: int) -> Ticket:
+        ticket = self.get(ticket_id)
+        if ticket is None:
+            raise KeyError(ticket_id)
+        return ticket
+
+    def get(self, ticket_id: int) -> Ticket | None:
+        """The ticket with its notes and audit trail, oldest first; None when unknown."""
+        with self._lock:
+            try:
+                ticket = Ticket.from_row(self._row(self._db, ticket_id))
+            except KeyError:
+                return None
+            ticket.notes = [
+                Note(**{**row, "internal": bool(row["internal"])})
+                for row in self._db.query(
+                    "SELECT * FROM ticket_notes WHERE ticket_id = ? ORDER BY id", [ticket_id]
+                )
+            ]
+            ticket.events = [
+                TicketEvent(**row)
+                for row in self._db.query(
+                    "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY id", [ticket_id]
+                )
+            ]
+        return ticket
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        reason: str | None = None,
+        guide: str | None = None,
+        channel: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[Ticket]:
+        """Tickets newest first. `guide` matches a guide id or its theme ('impots');
+        `since` and `until` are days (UTC), both included."""
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if status is not None:
+            _check_choice("status", status, STATUSES)
+            where.append("status = ?")
+            params.append(status)
+        if reason is not None:
+            _check_choice("reason", reason, REASONS)
+            where.append("reason = ?")
+            params.append(reason)
+        if channel is not None:
+            _check_choice("channel", channel, CHANNELS)
+            where.append("channel = ?")
+            params.append(channel)
+        if guide:
+            # substr, not LIKE: guide ids contain '_', which LIKE would read as a wildcard.
+            where.append("(guide_id = ? OR substr(guide_id, 1, ?) = ?)")
+            params += [guide, len(guide) + 1, guide + "."]
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(_iso(datetime.combine(since, time(), timezone.utc)))
+        if until is not None:
+            where.append("created_at < ?")
+            params.append(_iso(datetime.combine(until + timedelta(days=1), time(), timezone.utc)))
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset cannot be negative")
+        sql = "SELECT * FROM tickets"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        # id breaks ties: several tickets can share one second.
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        with self._lock:
+            return [Ticket.from_row(row) for row in self._db.query(sql, [*params, limit, offset])]
+
+    def count_by_status(self) -> dict[str, int]:
+        """Every status with its number of tickets, zeros included."""
+        counts = dict.fromkeys(STATUSES, 0)
+        with self._lock:
+            for row in self._db.query("SELECT status, COUNT(*) AS n FROM tickets GROUP BY status"):
+                counts[row["status"]] = row["n"]
+        return counts
+
+    def sender_ids(self) -> set[str]:
+        """Conversations a ticket still holds (kept out of the tracker-store purge)."""
+        with self._lock:
+            return {row["sender_id"] for row in self._db.query("SELECT sender_id FROM tickets")}
+
+
+# --- exports --------------------------------------------------------------------------------
+
+
+def _spreadsheet_safe(value: Any) -> Any:
+    # Visitors type these texts; a cell starting with one of these characters would run as a
+    # formula when a mediator opens the file in a spreadsheet (CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def export_csv(tickets: Iterable[Ticket], file: TextIO) -> None:
+    """Tickets as CSV with a header line; the transcript is left out."""
+    writer = csv.writer(file)
+    writer.writerow(EXPORT_COLUMNS)
+    for ticket in tickets:
+        row = ticket.export_row()
+        writer.writerow([_spreadsheet_safe(row[name]) for name in EXPORT_COLUMNS])
+
+
+def export_json(tickets: Iterable[Ticket], file: TextIO) -> None:
+    """Tickets as a JSON list, each with the CSV columns plus its transcript."""
+    data = [{**ticket.export_row(), "transcript": ticket.transcript} for ticket in tickets]
+    json.dump(data, file, ensure_ascii=False, indent=2)
+    file.write("\n")
+
+
+# --- command line ---------------------------------------------------------------------------
+
+STATUS_LABELS = {
+    "nouveau": "nouveau",
+    "en_cours": "en cours",
+    "resolu": "résolu",
+    "abandonne": "abandonné",
+}
+CHANNEL_LABELS = {"kiosk": "borne", "widget": "site web", "other": "autre"}
+CONTACT_LABELS = {
+    "desk": "au guichet",
+    "phone": "par téléphone",
+    "email": "par courriel",
+    "later": "plus tard",
+}
+ACTION_LABELS = {
+    "created": "ticket créé",
+    "status": "statut changé",
+    "note": "note ajoutée",
+    "assigned": "pris en charge",
+    "contact_erased": "coordonnées effacées",
+    "export": "exporté",
+    "seen": "consulté",
+}
+EXPORT_PAGE = 500
+
+
+def _local(iso: str, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    # Stored in UTC; shown in the machine's time zone, the one the mediators live in.
+    return datetime.fromisoformat(iso).astimezone().strftime(fmt)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.tickets",
+        description="Tickets de suivi transmis aux médiateurs (base DATA_DIR/tickets.db).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="commande")
+
+    listing = commands.add_parser("list", help="lister les tickets, du plus récent au plus ancien")
+    listing.add_argument("--status", choices=STATUSES, help="seulement les tickets de ce statut")
+    listing.add_argument("--limit", type=int, default=50, help="nombre maximal (50 par défaut)")
+
+    show = commands.add_parser("show", help="afficher un ticket et sa conversation")
+    show.add_argument("id", type=int, help="numéro du ticket")
+
+    export = commands.add_parser("export", help="exporter les tickets en CSV ou JSON")
+    export.add_argument("--format", choices=("csv", "json"), required=True, help="format")
+    export.add_argument("--output", type=Path, help="fichier de sortie (écran par défaut)")
+    export.add_argument("--status", choices=STATUSES, help="seulement les tickets de ce statut")
+
+    commands.add_parser(
+        "purge",
+        help="supprimer les tickets clos et les conversations sans ticket trop anciens",
+    )
+    return parser
+
+
+def _print_list(store: TicketStore, status: str | None, limit: int) -> int:
+    tickets = store.list(status=status, limit=max(limit, 0))
+    if not tickets:
+        print("Aucun ticket.")
+        return 0
+    for t in tickets:
+        guide = t.guide_id or "sans guide"
+        print(
+            f"#{t.id:<5} {_local(t.created_at)}  {STATUS_LABELS[t.status]:<10} "
+            f"{CHANNEL_LABELS[t.channel]:<9} {guide} — {REASON_LABELS[t.reason]}"
+        )
+    print(f"{len(tickets)} ticket(s) affiché(s).")
+    return 0
+
+
+def _print_ticket(ticket: Ticket) -> None:
+    print(f"Ticket {ticket.id} — {STATUS_LABELS[ticket.status]}")
+    print(f"Créé le {_local(ticket.created_at)}, modifié le {_local(ticket.updated_at)}")
+    print(f"Canal : {CHANNEL_LABELS[ticket.channel]}")
+    print(f"Motif : {REASON_LABELS[ticket.reason]}")
+    if ticket.guide_id:
+        where = ticket.guide_id
+        if ticket.step is not None and ticket.steps is not None:
+            where += f", étape {ticket.step} sur {ticket.steps}"
+        print(f"Démarche : {where}")
+    contact = CONTACT_LABELS[ticket.contact_preference]
+    if ticket.contact_detail:
+        contact += f" — {ticket.contact_detail}"
+    print(f"Contact : {contact}")
+    print(f"Pris en charge par : {ticket.assigned_to or 'personne'}")
+    print()
+    print("Résumé")
+    print(f"  {ticket.summary}")
+    print()
+    print("Notes")
+    if not ticket.notes:
+        print("  Aucune note.")
+    for note in ticket.notes:
+        print(f"  {_local(note.created_at)} {note.author} : {note.text}")
+    print()
+    print("Historique")
+    for event in ticket.events:
+        action = ACTION_LABELS.get(event.action, event.action)
+        line = f"  {_local(event.at)} {event.actor} : {action}"
+        if event.action == "status" and event.from_status and event.to_status:
+            line += f" ({STATUS_LABELS[event.from_status]} → {STATUS_LABELS[event.to_status]})"
+        elif event.detail:
+            line += f" ({event.detail})"
+        print(line)
+    print()
+    print("Conversation")
+    if not ticket.transcript:
+        print("  Aucun message enregistré.")
+    for turn in ticket.transcript:
+        who = "Visiteur" if turn.get("who") == "visitor" else "Guichet"
+        text = turn.get("text") or ""
+        if turn.get("buttons"):
+            text += " [" + " | ".join(turn["buttons"]) + "]"
+        if not text and turn.get("marker"):
+            text = "(" + json.dumps(turn["marker"], ensure_ascii=False) + ")"
+        moment = _local(turn["at"], "%H:%M") if turn.get("at") else "--:--"
+        print(f"  {moment} {who} : {text.strip()}")
+
+
+def _export(store: TicketStore, fmt: str, output: Path | None, status: str | None) -> int:
+    tickets: builtins.list[Ticket] = []
+    while page := store.list(status=status, limit=EXPORT_PAGE, offset=len(tickets)):
+        tickets += page
+    writer = export_csv if fmt == "csv" else export_json
+    if output is None:
+        writer(tickets, sys.stdout)
+    else:
+        # newline="" lets the csv module write its own line endings.
+        with output.open("w", encoding="utf-8", newline="") as file:
+            writer(tickets, file)
+    store.record_export([t.id for t in tickets], actor="cli", fmt=fmt)
+    if output is not None:
+        print(f"{len(tickets)} ticket(s) exporté(s) dans {output}.")
+    return 0
+
+
+def _purge(store: TicketStore, settings: Settings) -> int:
+    now = _utcnow()
+    tickets = store.purge(now=now, retention_days=settings.ticket_retention_days)
+    # Asked after the ticket purge, so conversations of tickets just deleted can go too.
+    conversations = purge_conversations(
+        settings.tracker_db,
+        keep=store.sender_ids(),
+        older_than=now - timedelta(days=settings.conversation_retention_days),
+    )
+    print(f"Tickets clos supprimés : {tickets}")
+    print(f"Conversations sans ticket supprimées : {conversations}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    with TicketStore.open(settings) as store:
+        if args.command == "list":
+            return _print_list(store, args.status, args.limit)
+        if args.command == "show":
+            ticket = store.get(args.id)
+            if ticket is None:
+                print(f"Ticket {args.id} introuvable.", file=sys.stderr)
+                return 1
+            _print_ticket(ticket)
+            return 0
+        if args.command == "export":
+            return _export(store, args.format, args.output, args.status)
+        return _purge(store, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

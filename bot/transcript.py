@@ -1,0 +1,187 @@
+"""Read a conversation back from Rasa's SQLite tracker store, sum it up for a mediator, and
+delete old conversations that no ticket holds."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+# Why the bot handed over, as the mediator reads it.
+REASON_LABELS: dict[str, str] = {
+    "asked": "a demandé à parler à une personne",
+    "stuck": "bloqué(e) sur une étape",
+    "not_understood": "le robot n'a pas compris la demande",
+    "not_covered": "démarche sans guide",
+}
+
+MAX_SUMMARY_CHARS = 600
+MAX_QUOTE_CHARS = 120
+MAX_TITLE_CHARS = 80
+MAX_SENTENCE_CHARS = 200
+LAST_MESSAGES = 3
+BUSY_TIMEOUT_MS = 5000
+
+
+def _connect(tracker_db: Path, mode: str) -> sqlite3.Connection:
+    # A URI with mode=ro/rw never creates a missing file, unlike a plain connect().
+    conn = sqlite3.connect(f"{tracker_db.resolve().as_uri()}?mode={mode}", uri=True)
+    # Rasa writes to this file while we read or purge; wait for it rather than fail.
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _has_events_table(conn: sqlite3.Connection) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+    ).fetchone()
+    return row is not None
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def _turn(type_name: str, timestamp: float | None, data: dict[str, Any]) -> dict[str, Any] | None:
+    at = _iso(timestamp if timestamp is not None else data.get("timestamp"))
+    if type_name == "user":
+        text = (data.get("text") or "").strip()
+        if not text:
+            return None
+        intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name")
+        return {"at": at, "who": "visitor", "text": text, "intent": intent}
+    payload = data.get("data") or {}
+    buttons = [b["title"] for b in payload.get("buttons") or [] if b.get("title")]
+    custom = payload.get("custom")
+    marker = custom if isinstance(custom, dict) and custom else None
+    text = data.get("text") or ""
+    if not text and marker is None and not buttons:
+        return None
+    return {"at": at, "who": "bot", "text": text, "buttons": buttons, "marker": marker}
+
+
+def read_transcript(tracker_db: Path, sender_id: str) -> list[dict[str, Any]]:
+    """The visitor and bot messages of one conversation, oldest first ([] when none)."""
+    tracker_db = Path(tracker_db)
+    if not tracker_db.exists():
+        return []
+    with closing(_connect(tracker_db, "ro")) as conn:
+        if not _has_events_table(conn):
+            return []
+        rows = conn.execute(
+            "SELECT type_name, timestamp, data FROM events"
+            " WHERE sender_id = ? AND type_name IN ('user', 'bot') ORDER BY id",
+            (sender_id,),
+        ).fetchall()
+    turns = []
+    for type_name, timestamp, raw in rows:
+        try:
+            data = json.loads(raw or "{}")
+        except json.JSONDecodeError:
+            continue  # one damaged row must not hide the rest of the conversation
+        if isinstance(data, dict) and (turn := _turn(type_name, timestamp, data)):
+            turns.append(turn)
+    return turns
+
+
+def _shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, cut at a word when possible."""
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def _quote(text: str) -> str:
+    return f"« {text} »"
+
+
+def build_summary(
+    *,
+    reason: str,
+    guide_title: str | None = None,
+    step: int | None = None,
+    steps: int | None = None,
+    visitor_sentence: str | None = None,
+    transcript: list[dict[str, Any]],
+) -> str:
+    """One short French paragraph telling the mediator what the visitor needed and why the
+    bot handed over."""
+    if reason not in REASON_LABELS:
+        raise ValueError(f"reason must be one of {', '.join(REASON_LABELS)}; got {reason!r}")
+    if guide_title:
+        wanted = f"Démarche : {_shorten(guide_title, MAX_TITLE_CHARS)}"
+        if step is not None and steps is not None:
+            wanted += f", étape {step} sur {steps}"
+        elif step is not None:
+            wanted += f", étape {step}"
+        wanted += "."
+    else:
+        wanted = "Démarche : aucun guide en cours."
+    head = [wanted, f"Motif : {REASON_LABELS[reason]}."]
+    sentence = _shorten(visitor_sentence or "", MAX_SENTENCE_CHARS)
+    if sentence:
+        head.append(f"En ses mots : {_quote(sentence)}.")
+
+    # Texts starting with "/" are button payloads the visitor clicked, not typed.
+    typed = [
+        _shorten(turn["text"], MAX_QUOTE_CHARS)
+        for turn in transcript
+        if turn.get("who") == "visitor"
+        and (turn.get("text") or "").strip()
+        and not turn["text"].lstrip().startswith("/")
+    ]
+    typed = [t for t in typed if t != sentence][-LAST_MESSAGES:]
+    # Drop the oldest quotes first: the latest messages say best where the visitor stopped.
+    while True:
+        parts = list(head)
+        if typed:
+            label = "Dernier message" if len(typed) == 1 else "Derniers messages"
+            parts.append(f"{label} : " + " ; ".join(_quote(t) for t in typed) + ".")
+        summary = " ".join(parts)
+        if len(summary) <= MAX_SUMMARY_CHARS or not typed:
+            break
+        typed = typed[1:]
+    return _shorten(summary, MAX_SUMMARY_CHARS)
+
+
+def _epoch(moment: datetime) -> float:
+    # Rasa stores Unix timestamps; a naive datetime is taken as UTC.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def purge_conversations(tracker_db: Path, *, keep: set[str], older_than: datetime) -> int:
+    """Delete every conversation not in `keep` whose last event is older than `older_than`;
+    returns how many conversations went."""
+    tracker_db = Path(tracker_db)
+    if not tracker_db.exists():
+        return 0
+    with closing(_connect(tracker_db, "rw")) as conn:
+        if not _has_events_table(conn):
+            return 0
+        with conn:
+            # Take the write lock before reading, so no event can land between the choice
+            # of conversations and their deletion.
+            conn.execute("BEGIN IMMEDIATE")
+            stale = [
+                sender_id
+                for (sender_id,) in conn.execute(
+                    "SELECT sender_id FROM events GROUP BY sender_id HAVING MAX(timestamp) < ?",
+                    (_epoch(older_than),),
+                )
+                if sender_id not in keep
+            ]
+            conn.executemany("DELETE FROM events WHERE sender_id = ?", [(s,) for s in stale])
+    return len(stale)

@@ -1,0 +1,496 @@
+"""The ticket store: a handoff becomes a ticket that mediators follow, annotate, close and
+eventually purge, with every change in the audit trail."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import tickets
+from bot.settings import Settings
+from bot.tickets import MAX_NOTE_CHARS, Ticket, TicketStore, export_csv, export_json
+
+START = datetime(2024, 3, 4, 9, 30, tzinfo=timezone.utc)
+
+TRANSCRIPT = [
+    {"at": "2024-03-04T09:29:00+00:00", "who": "visitor", "text": "payer impot", "intent": "x"},
+    {
+        "at": "2024-03-04T09:29:01+00:00",
+        "who": "bot",
+        "text": "Étape 2 sur 4",
+        "buttons": ["Je bloque"],
+        "marker": {"guide": "impots.paiement", "step": 2, "steps": 4},
+    },
+]
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "tickets.db"
+
+
+@pytest.fixture
+def fresh_db(db_path: Path, clock: FakeClock) -> Iterator[TicketStore]:
+    with TicketStore(db_path, clock=clock) as store:
+        yield store
+
+
+def new_ticket(store: TicketStore, **overrides: Any) -> Ticket:
+    values: dict[str, Any] = {
+        "sender_id": "conv-1",
+        "channel": "kiosk",
+        "reason": "stuck",
+        "contact_preference": "phone",
+        "contact_detail": "06 12 34 56 78",
+        "visitor_sentence": "je n'arrive pas à payer",
+        "guide_id": "impots.paiement",
+        "step": 2,
+        "steps": 4,
+        "summary": "Démarche : Payer ses impôts, étape 2 sur 4.",
+        "transcript": TRANSCRIPT,
+    }
+    return store.create(**(values | overrides))
+
+
+def raw_rows(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def actions(ticket: Ticket | None) -> list[str]:
+    assert ticket is not None
+    return [event.action for event in ticket.events]
+
+
+# --- creation and reading -------------------------------------------------------------------
+
+
+def test_a_handoff_becomes_a_new_ticket_with_its_creation_audited(fresh_db: TicketStore):
+    created = new_ticket(fresh_db)
+    assert created.id == 1 and created.status == "nouveau"
+
+    ticket = fresh_db.get(created.id)
+    assert ticket is not None
+    assert ticket.created_at == ticket.updated_at == "2024-03-04T09:30:00+00:00"
+    assert (ticket.sender_id, ticket.channel, ticket.reason) == ("conv-1", "kiosk", "stuck")
+    assert (ticket.guide_id, ticket.step, ticket.steps) == ("impots.paiement", 2, 4)
+    assert ticket.contact_preference == "phone" and ticket.contact_detail == "06 12 34 56 78"
+    assert ticket.visitor_sentence == "je n'arrive pas à payer"
+    assert ticket.transcript == TRANSCRIPT
+    assert ticket.assigned_to is None and ticket.seen_at is None and ticket.notes == []
+    assert actions(ticket) == ["created"]
+    assert ticket.events[0].to_status == "nouveau" and ticket.events[0].actor == "conv-1"
+    # What create returns is what get reads back, minus the trail.
+    assert created == Ticket(**{**vars(ticket), "events": []})
+
+
+def test_a_ticket_without_guide_or_contact(fresh_db: TicketStore):
+    ticket = new_ticket(
+        fresh_db,
+        reason="not_covered",
+        contact_preference="later",
+        contact_detail=None,
+        visitor_sentence=None,
+        guide_id=None,
+        step=None,
+        steps=None,
+        transcript=[],
+    )
+    stored = fresh_db.get(ticket.id)
+    assert stored is not None
+    assert stored.guide_id is None and stored.step is None and stored.contact_detail is None
+    assert stored.transcript == []
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("channel", "sms"),
+        ("reason", "bored"),
+        ("contact_preference", "pigeon"),
+        ("sender_id", ""),
+        ("step", "2"),
+    ],
+)
+def test_create_refuses_unknown_values_and_stores_nothing(fresh_db: TicketStore, field, value):
+    with pytest.raises(ValueError, match=field):
+        new_ticket(fresh_db, **{field: value})
+    assert fresh_db.list() == []
+
+
+def test_unknown_ticket_reads_as_none(fresh_db: TicketStore):
+    assert fresh_db.get(42) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.set_status(42, "resolu", actor="marie"),
+        lambda s: s.assign(42, actor="marie"),
+        lambda s: s.add_note(42, "rappelé", actor="marie"),
+        lambda s: s.erase_contact(42, actor="marie"),
+        lambda s: s.mark_seen(42, actor="marie"),
+        lambda s: s.record_export([42], actor="marie", fmt="csv"),
+    ],
+)
+def test_changing_an_unknown_ticket_raises_key_error(fresh_db: TicketStore, change):
+    with pytest.raises(KeyError):
+        change(fresh_db)
+
+
+# --- listing --------------------------------------------------------------------------------
+
+
+def test_list_is_newest_first_and_pages(fresh_db: TicketStore, clock: FakeClock):
+    for n in range(5):
+        new_ticket(fresh_db, sender_id=f"conv-{n}")
+        clock.advance(minutes=1)
+    assert [t.id for t in fresh_db.list(limit=2)] == [5, 4]
+    assert [t.id for t in fresh_db.list(limit=2, offset=2)] == [3, 2]
+    assert [t.id for t in fresh_db.list(limit=2, offset=4)] == [1]
+    assert fresh_db.list(offset=5) == []
+
+
+def test_tickets_created_in_the_same_second_keep_a_stable_order(fresh_db: TicketStore):
+    for n in range(3):
+        new_ticket(fresh_db, sender_id=f"conv-{n}")
+    assert [t.id for t in fresh_db.list()] == [3, 2, 1]
+
+
+def test_list_filters_by_status_reason_channel_guide_and_days(
+    fresh_db: TicketStore, clock: FakeClock
+):
+    pay = new_ticket(fresh_db, guide_id="impots.paiement", channel="kiosk", reason="stuck")
+    clock.advance(days=1)
+    declare = new_ticket(
+        fresh_db, guide_id="impots.declaration_revenus", channel="widget", reason="asked"
+    )
+    clock.advance(days=1)
+    lookalike = new_ticket(fresh_db, guide_id="impotsx.autre", channel="other")
+    unguided = new_ticket(fresh_db, guide_id=None, reason="not_covered")
+    fresh_db.set_status(declare.id, "en_cours", actor="marie")
+
+    def ids(**filters: Any) -> set[int]:
+        return {t.id for t in fresh_db.list(**filters)}
+
+    assert ids(status="en_cours") == {declare.id}
+    assert ids(status="nouveau") == {pay.id, lookalike.id, unguided.id}
+    assert ids(reason="not_covered") == {unguided.id}
+    assert ids(channel="widget") == {declare.id}
+    assert ids(guide="impots") == {pay.id, declare.id}
+    assert ids(guide="impots.paiement") == {pay.id}
+    assert ids(guide="impots.declaration") == set()
+    assert ids(since=date(2024, 3, 5)) == {declare.id, lookalike.id, unguided.id}
+    assert ids(until=date(2024, 3, 5)) == {pay.id, declare.id}
+    assert ids(since=date(2024, 3, 5), until=date(2024, 3, 5)) == {declare.id}
+    assert ids(guide="impots", status="nouveau") == {pay.id}
+    with pytest.raises(ValueError, match="status"):
+        fresh_db.list(status="ferme")
+
+
+def test_count_by_status_lists_every_status(fresh_db: TicketStore):
+    assert fresh_db.count_by_status() == {"nouveau": 0, "en_cours": 0, "resolu": 0, "abandonne": 0}
+    for n in range(3):
+        new_ticket(fresh_db, sender_id=f"conv-{n}")
+    fresh_db.set_status(1, "resolu", actor="marie")
+    assert fresh_db.count_by_status() == {"nouveau": 2, "en_cours": 0, "resolu": 1, "abandonne": 0}
+
+
+def test_sender_ids_are_the_conversations_held_by_a_ticket(fresh_db: TicketStore):
+    assert fresh_db.sender_ids() == set()
+    new_ticket(fresh_db, sender_id="a")
+    new_ticket(fresh_db, sender_id="b")
+    new_ticket(fresh_db, sender_id="a")
+    assert fresh_db.sender_ids() == {"a", "b"}
+
+
+# --- a mediator's work ----------------------------------------------------------------------
+
+
+def test_a_mediator_takes_a_ticket_and_closes_it(fresh_db: TicketStore, clock: FakeClock):
+    ticket = new_ticket(fresh_db)
+    clock.advance(minutes=5)
+    fresh_db.assign(ticket.id, actor="marie")
+    fresh_db.set_status(ticket.id, "en_cours", actor="marie")
+    clock.advance(minutes=10)
+    closed = fresh_db.set_status(
+        ticket.id, "resolu", actor="marie", note="Paiement fait au guichet."
+    )
+
+    assert closed.status == "resolu" and closed.assigned_to == "marie"
+    assert closed.updated_at == "2024-03-04T09:45:00+00:00"
+    assert actions(closed) == ["created", "assigned", "status", "status", "note"]
+    moves = [(e.from_status, e.to_status) for e in closed.events if e.action == "status"]
+    assert moves == [("nouveau", "en_cours"), ("en_cours", "resolu")]
+    assert [(n.author, n.text, n.internal) for n in closed.notes] == [
+        ("marie", "Paiement fait au guichet.", True)
+    ]
+
+
+def test_setting_the_same_status_again_is_not_a_change(fresh_db: TicketStore, clock: FakeClock):
+    ticket = new_ticket(fresh_db)
+    clock.advance(hours=1)
+    same = fresh_db.set_status(ticket.id, "nouveau", actor="marie")
+    assert actions(same) == ["created"] and same.updated_at == ticket.updated_at
+
+
+def test_status_must_be_known(fresh_db: TicketStore):
+    ticket = new_ticket(fresh_db)
+    with pytest.raises(ValueError, match="status"):
+        fresh_db.set_status(ticket.id, "ferme", actor="marie")
+    with pytest.raises(ValueError, match="actor"):
+        fresh_db.set_status(ticket.id, "resolu", actor=" ")
+    assert actions(fresh_db.get(ticket.id)) == ["created"]
+
+
+def test_reassigning_keeps_who_had_it_in_the_trail(fresh_db: TicketStore):
+    ticket = new_ticket(fresh_db)
+    fresh_db.assign(ticket.id, actor="marie")
+    fresh_db.assign(ticket.id, actor="karim")
+    stored = fresh_db.get(ticket.id)
+    assert stored is not None and stored.assigned_to == "karim"
+    assert [(e.actor, e.detail) for e in stored.events if e.action == "assigned"] == [
+        ("marie", None),
+        ("karim", "marie"),
+    ]
+
+
+def test_notes_are_kept_in_order_and_bounded(fresh_db: TicketStore, clock: FakeClock):
+    ticket = new_ticket(fresh_db)
+    clock.advance(minutes=3)
+    first = fresh_db.add_note(ticket.id, "  Rappel prévu mardi.  ", actor="marie")
+    fresh_db.add_note(ticket.id, "x" * MAX_NOTE_CHARS, actor="karim")
+    for bad in ("", "   \n", "x" * (MAX_NOTE_CHARS + 1)):
+        with pytest.raises(ValueError, match="note"):
+            fresh_db.add_note(ticket.id, bad, actor="marie")
+
+    stored = fresh_db.get(ticket.id)
+    assert stored is not None
+    assert first.text == "Rappel prévu mardi." and first.ticket_id == ticket.id
+    assert [n.author for n in stored.notes] == ["marie", "karim"]
+    assert stored.notes[0] == first
+    assert actions(stored) == ["created", "note", "note"]
+    assert stored.updated_at == "2024-03-04T09:33:00+00:00"
+
+
+def test_erasing_the_contact_keeps_the_ticket(fresh_db: TicketStore, db_path: Path):
+    ticket = new_ticket(fresh_db)
+    fresh_db.erase_contact(ticket.id, actor="marie")
+    stored = fresh_db.get(ticket.id)
+    assert stored is not None
+    assert stored.contact_detail is None
+    assert stored.contact_preference == "phone" and stored.summary == ticket.summary
+    assert stored.transcript == TRANSCRIPT
+    assert actions(stored) == ["created", "contact_erased"]
+    assert "06 12 34 56 78" not in str(raw_rows(db_path, "SELECT * FROM tickets"))
+
+
+def test_seen_keeps_the_first_time_and_logs_each_look(fresh_db: TicketStore, clock: FakeClock):
+    ticket = new_ticket(fresh_db)
+    clock.advance(minutes=1)
+    fresh_db.mark_seen(ticket.id, actor="marie")
+    clock.advance(minutes=1)
+    fresh_db.mark_seen(ticket.id, actor="karim")
+    stored = fresh_db.get(ticket.id)
+    assert stored is not None
+    assert stored.seen_at == "2024-03-04T09:31:00+00:00"
+    # Reading is not a change: retention counts from the last change.
+    assert stored.updated_at == ticket.updated_at
+    assert [(e.action, e.actor) for e in stored.events[1:]] == [
+        ("seen", "marie"),
+        ("seen", "karim"),
+    ]
+
+
+def test_an_export_is_audited_on_each_ticket_or_not_at_all(fresh_db: TicketStore):
+    one, two = new_ticket(fresh_db), new_ticket(fresh_db, sender_id="conv-2")
+    fresh_db.record_export([one.id, two.id, one.id], actor="marie", fmt="csv")
+    for ticket_id in (one.id, two.id):
+        stored = fresh_db.get(ticket_id)
+        assert stored is not None
+        assert [(e.action, e.detail) for e in stored.events[1:]] == [("export", "csv")]
+
+    # One unknown id rolls the whole record back.
+    with pytest.raises(KeyError):
+        fresh_db.record_export([one.id, 99], actor="marie", fmt="json")
+    assert actions(fresh_db.get(one.id)) == ["created", "export"]
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def test_purge_deletes_only_closed_tickets_past_retention(fresh_db: TicketStore, clock: FakeClock):
+    old_resolved = new_ticket(fresh_db, sender_id="old-resolved")
+    old_abandoned = new_ticket(fresh_db, sender_id="old-abandoned")
+    old_open = new_ticket(fresh_db, sender_id="old-open")
+    fresh_db.set_status(old_resolved.id, "resolu", actor="marie", note="fait")
+    fresh_db.set_status(old_abandoned.id, "abandonne", actor="marie")
+    clock.advance(days=80)
+    recent_resolved = new_ticket(fresh_db, sender_id="recent-resolved")
+    fresh_db.set_status(recent_resolved.id, "resolu", actor="marie")
+
+    assert fresh_db.purge(now=START + timedelta(days=89), retention_days=90) == 0
+    assert fresh_db.purge(now=START + timedelta(days=91), retention_days=90) == 2
+    assert {t.id for t in fresh_db.list()} == {old_open.id, recent_resolved.id}
+    # The injected clock is used when no `now` is given.
+    clock.advance(days=91)
+    assert fresh_db.purge(retention_days=90) == 1
+    assert {t.id for t in fresh_db.list()} == {old_open.id}
+
+
+def test_purging_a_ticket_deletes_its_notes_and_events(
+    fresh_db: TicketStore, clock: FakeClock, db_path: Path
+):
+    kept = new_ticket(fresh_db)
+    gone = new_ticket(fresh_db, sender_id="conv-2")
+    fresh_db.add_note(gone.id, "à supprimer", actor="marie")
+    fresh_db.add_note(kept.id, "à garder", actor="marie")
+    fresh_db.set_status(gone.id, "resolu", actor="marie")
+    clock.advance(days=100)
+    assert fresh_db.purge(retention_days=90) == 1
+
+    assert raw_rows(db_path, "SELECT DISTINCT ticket_id FROM ticket_notes") == [(kept.id,)]
+    assert raw_rows(db_path, "SELECT DISTINCT ticket_id FROM ticket_events") == [(kept.id,)]
+
+
+# --- the database itself --------------------------------------------------------------------
+
+
+def test_schema_version_is_recorded_and_reopening_changes_nothing(db_path: Path):
+    with TicketStore(db_path) as store:
+        assert store.schema_version == len(tickets.MIGRATIONS) == 1
+        new_ticket(store)
+    with TicketStore(db_path) as again:
+        assert again.schema_version == 1
+        assert [t.sender_id for t in again.list()] == ["conv-1"]
+    names = {name for (name,) in raw_rows(db_path, "SELECT name FROM sqlite_master")}
+    assert {"tickets", "ticket_notes", "ticket_events"} <= names
+    assert {"idx_tickets_status", "idx_tickets_created_at", "idx_tickets_sender_id"} <= names
+    assert raw_rows(db_path, "PRAGMA user_version") == [(1,)]
+
+
+def test_a_new_migration_is_applied_once_on_open(db_path: Path, monkeypatch):
+    with TicketStore(db_path) as store:
+        new_ticket(store)
+    calls: list[int] = []
+
+    def add_priority(db: Any) -> None:
+        calls.append(1)
+        db.execute("ALTER TABLE tickets ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
+
+    monkeypatch.setattr(tickets, "MIGRATIONS", (*tickets.MIGRATIONS, add_priority))
+    with TicketStore(db_path) as store:
+        assert store.schema_version == 2
+    with TicketStore(db_path) as store:
+        assert store.schema_version == 2
+    assert calls == [1]
+    assert raw_rows(db_path, "SELECT priority FROM tickets") == [(0,)]
+
+
+def test_the_database_uses_wal_and_enforces_constraints(fresh_db: TicketStore, db_path: Path):
+    assert fresh_db.journal_mode == "wal"
+    assert raw_rows(db_path, "PRAGMA journal_mode") == [("wal",)]
+    # The CHECK constraint guards the table even against a write that skips the store.
+    with closing(sqlite3.connect(db_path)) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO tickets (created_at, updated_at, status, channel, reason, sender_id,"
+            " contact_preference, summary) VALUES ('', '', 'ferme', 'kiosk', 'asked', 'x',"
+            " 'desk', '')"
+        )
+
+
+def test_open_creates_the_data_folder(tmp_path: Path):
+    settings = Settings.from_env({"DATA_DIR": str(tmp_path / "new" / "var")})
+    with TicketStore.open(settings) as store:
+        new_ticket(store)
+    assert (tmp_path / "new" / "var" / "tickets.db").is_file()
+
+
+def test_fifty_visitors_handed_over_at_once_get_fifty_tickets(db_path: Path):
+    def hand_over(n: int) -> tuple[int, str]:
+        # One store per worker, as separate processes would have.
+        with TicketStore(db_path) as store:
+            ticket = new_ticket(store, sender_id=f"conv-{n}")
+            return ticket.id, ticket.sender_id
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(hand_over, range(50)))
+
+    assert len({ticket_id for ticket_id, _ in results}) == 50
+    with TicketStore(db_path) as store:
+        stored = store.list(limit=100)
+        assert {t.id: t.sender_id for t in stored} == dict(results)
+        assert store.sender_ids() == {f"conv-{n}" for n in range(50)}
+        assert all(actions(store.get(t.id)) == ["created"] for t in stored)
+
+
+def test_one_store_shared_by_threads(fresh_db: TicketStore):
+    def hand_over(n: int) -> int:
+        ticket = new_ticket(fresh_db, sender_id=f"conv-{n}")
+        fresh_db.add_note(ticket.id, f"note {n}", actor="marie")
+        return ticket.id
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        ids = list(pool.map(hand_over, range(40)))
+    assert len(set(ids)) == 40
+    for ticket_id in ids:
+        stored = fresh_db.get(ticket_id)
+        assert stored is not None and actions(stored) == ["created", "note"]
+
+
+# --- exports --------------------------------------------------------------------------------
+
+
+def test_csv_export_has_the_agreed_columns_and_no_transcript(fresh_db: TicketStore):
+    new_ticket(fresh_db, visitor_sentence='=HYPERLINK("http://x")')
+    new_ticket(fresh_db, sender_id="conv-2", contact_detail=None, step=None, steps=None)
+    out = io.StringIO()
+    export_csv(fresh_db.list(), out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert list(rows[0]) == list(tickets.EXPORT_COLUMNS)
+    assert [r["id"] for r in rows] == ["2", "1"]
+    assert rows[0]["contact_detail"] == "" and rows[0]["step"] == ""
+    assert rows[1]["guide_id"] == "impots.paiement" and rows[1]["steps"] == "4"
+    # A visitor's text must not run as a formula in a spreadsheet.
+    assert rows[1]["visitor_sentence"] == '\'=HYPERLINK("http://x")'
+    assert "payer impot" not in out.getvalue()
+
+
+def test_json_export_adds_the_transcript(fresh_db: TicketStore):
+    new_ticket(fresh_db)
+    out = io.StringIO()
+    export_json(fresh_db.list(), out)
+    data = json.loads(out.getvalue())
+    assert len(data) == 1
+    assert set(data[0]) == {*tickets.EXPORT_COLUMNS, "transcript"}
+    assert data[0]["transcript"] == TRANSCRIPT
+    assert data[0]["summary"] == "Démarche : Payer ses impôts, étape 2 sur 4."
+    assert "étape" in out.getvalue()  # French kept readable, not \u-escaped
