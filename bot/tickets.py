@@ -40,6 +40,8 @@ ACTIONS: tuple[str, ...] = (
     "seen",
 )
 MAX_NOTE_CHARS = 5000
+# Who the audit trail names for a ticket's creation: the bot, on the visitor's behalf.
+BOT_ACTOR = "guichet"
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -262,6 +264,13 @@ class TicketStore:
             self._db.conn.execute("BEGIN IMMEDIATE")
             yield self._db
 
+    @contextmanager
+    def _read(self) -> Iterator[Database]:
+        """One read transaction, so that several queries see the same snapshot."""
+        with self._lock, self._db.conn:
+            self._db.conn.execute("BEGIN")
+            yield self._db
+
     def _migrate(self) -> None:
         with self._write() as db:
             # Read inside the write lock: two processes opening a new file at once must not
@@ -392,7 +401,7 @@ class TicketStore:
         }
         with self._write() as db:
             ticket_id = _insert(db, "tickets", record)
-            self._event(db, ticket_id, "created", actor=sender_id, at=now, to_status="nouveau")
+            self._event(db, ticket_id, "created", actor=BOT_ACTOR, at=now, to_status="nouveau")
         return Ticket.from_row({"id": ticket_id, **record})
 
     def set_status(
@@ -505,20 +514,20 @@ class TicketStore:
 
     def get(self, ticket_id: int) -> Ticket | None:
         """The ticket with its notes and audit trail, oldest first; None when unknown."""
-        with self._lock:
+        with self._read() as db:
             try:
-                ticket = Ticket.from_row(self._row(self._db, ticket_id))
+                ticket = Ticket.from_row(self._row(db, ticket_id))
             except KeyError:
                 return None
             ticket.notes = [
                 Note(**{**row, "internal": bool(row["internal"])})
-                for row in self._db.query(
+                for row in db.query(
                     "SELECT * FROM ticket_notes WHERE ticket_id = ? ORDER BY id", [ticket_id]
                 )
             ]
             ticket.events = [
                 TicketEvent(**row)
-                for row in self._db.query(
+                for row in db.query(
                     "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY id", [ticket_id]
                 )
             ]

@@ -107,7 +107,7 @@ def test_a_handoff_becomes_a_new_ticket_with_its_creation_audited(fresh_db: Tick
     assert ticket.transcript == TRANSCRIPT
     assert ticket.assigned_to is None and ticket.seen_at is None and ticket.notes == []
     assert actions(ticket) == ["created"]
-    assert ticket.events[0].to_status == "nouveau" and ticket.events[0].actor == "conv-1"
+    assert ticket.events[0].to_status == "nouveau" and ticket.events[0].actor == "guichet"
     # What create returns is what get reads back, minus the trail.
     assert created == Ticket(**{**vars(ticket), "events": []})
 
