@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)
 
 # Python 3.10 from pyenv (never downloaded); PYTHON310=... overrides.
 PYTHON310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 $(HOME)/.pyenv/versions/3.10.*/bin/python3.10) $(shell command -v python3.10 2>/dev/null))
-UV ?= $(firstword $(shell command -v uv 2>/dev/null) $(CURDIR)/.tools/bin/uv)
+UV ?= $(shell uv --version >/dev/null 2>&1 && command -v uv || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
