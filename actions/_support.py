@@ -32,6 +32,7 @@ def state_from(tracker: Tracker) -> WalkState:
         stuck_count=_int(tracker.get_slot("stuck_count")),
         awaiting_feedback=bool(tracker.get_slot("awaiting_feedback")),
         handoff_offered=bool(tracker.get_slot("handoff_offered")),
+        offer_reason=tracker.get_slot("handoff_reason") or None,
     )
 
 
@@ -45,6 +46,16 @@ def previous_user_intent(tracker: Tracker) -> str | None:
     if len(users) < 2:
         return None
     return (users[-2].get("parse_data") or {}).get("intent", {}).get("name")
+
+
+def visitor_channel(tracker: Tracker) -> str:
+    """kiosk, widget or other: what the front end said in the latest message's metadata."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            channel = (event.get("metadata") or {}).get("channel")
+            if channel:
+                return str(channel)
+    return "other"
 
 
 def apply(reply: Reply, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
@@ -62,6 +73,7 @@ def apply(reply: Reply, dispatcher: CollectingDispatcher, tracker: Tracker) -> l
         "stuck_count": float(state.stuck_count),
         "awaiting_feedback": state.awaiting_feedback,
         "handoff_offered": state.handoff_offered,
+        "handoff_reason": state.offer_reason,
     }
     events: list[EventType] = [
         SlotSet(name, value) for name, value in wanted.items() if tracker.get_slot(name) != value

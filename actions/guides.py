@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions._support import apply, catalogue, latest_intent, state_from
@@ -66,11 +66,12 @@ class ActionYesNo(Action):
         cat = catalogue()
         state = state_from(tracker)
         agreed = latest_intent(tracker) == "affirm"
+        if agreed and state.handoff_offered and not state.awaiting_feedback:
+            # "Oui" to "Voulez-vous parler à un médiateur ?"
+            return [FollowupAction("action_start_handoff")]
         reply = walk.yes(cat, state) if agreed else walk.no(cat, state)
         if reply is None:
-            if agreed and state.handoff_offered:
-                reply = walk.offer_handoff(cat, state)
-            elif agreed:
+            if agreed:
                 reply = walk.menu(cat, state, None, intro="D'accord. Que voulez-vous faire ?")
             else:
                 reply = walk.stop(cat, state)

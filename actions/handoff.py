@@ -1,24 +1,229 @@
-"""Actions that hand the visitor over to the human mediator."""
+"""Actions that hand the visitor over to the human mediator: the hand-off form, its
+questions and validation, and the ticket it creates."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
-from actions._support import apply, catalogue, state_from
-from bot import walk
+from actions._support import catalogue, latest_intent, state_from, visitor_channel
+from bot import handoff
+from bot.contacts import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, Contact
+from bot.settings import get_settings
+from bot.tickets import TicketStore
+from bot.transcript import build_summary, conversation_transcript
+from bot.walk import Message
+
+FORM_SLOTS = ("contact_preference", "contact_detail", "handoff_problem", "handoff_consent")
+MAX_DETAIL_TRIES = 2
+MAX_SENTENCE_CHARS = 300
 
 
-class ActionAskHuman(Action):
-    """The visitor asks for a person: say where the mediator is."""
+def say(dispatcher: CollectingDispatcher, message: Message) -> None:
+    dispatcher.utter_message(
+        text=message.text,
+        buttons=[b.as_dict() for b in message.buttons] or None,
+        json_message=message.custom,
+    )
+
+
+def clear_form() -> list[EventType]:
+    return [SlotSet(name, None) for name in (*FORM_SLOTS, "detail_tries", "requested_slot")]
+
+
+def start_events(tracker: Tracker) -> list[EventType]:
+    """Why the hand-off happens (an offer the visitor accepted, or a plain request)."""
+    state = state_from(tracker)
+    reason = state.offer_reason if state.handoff_offered else None
+    return [
+        SlotSet("handoff_reason", reason if reason in handoff.REASONS else "asked"),
+        SlotSet("handoff_offered", False),
+        *clear_form(),
+    ]
+
+
+class ActionStartHandoff(Action):
+    """The visitor wants a person: explain, then the hand-off form asks its questions."""
 
     def name(self) -> str:
-        return "action_ask_human"
+        return "action_start_handoff"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        return apply(walk.offer_handoff(catalogue(), state_from(tracker)), dispatcher, tracker)
+        dispatcher.utter_message(
+            text="D'accord. Je prépare une demande pour le médiateur numérique. "
+            "Il me faut quelques réponses."
+        )
+        return [*start_events(tracker), FollowupAction("handoff_form")]
+
+
+class ActionAskContactPreference(Action):
+    def name(self) -> str:
+        return "action_ask_contact_preference"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        say(dispatcher, handoff.ask_preference(get_settings(), visitor_channel(tracker)))
+        return []
+
+
+class ActionAskContactDetail(Action):
+    def name(self) -> str:
+        return "action_ask_contact_detail"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        say(dispatcher, handoff.ask_detail(tracker.get_slot("contact_preference") or "phone"))
+        return []
+
+
+class ActionAskHandoffProblem(Action):
+    def name(self) -> str:
+        return "action_ask_handoff_problem"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        say(dispatcher, handoff.ask_problem())
+        return []
+
+
+class ActionAskHandoffConsent(Action):
+    def name(self) -> str:
+        return "action_ask_handoff_consent"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        preference = tracker.get_slot("contact_preference") or "desk"
+        say(dispatcher, handoff.ask_consent(get_settings(), preference))
+        return []
+
+
+class ValidateHandoffForm(FormValidationAction):
+    """Checks each answer; a bad contact detail gets a clear message and a second chance."""
+
+    def name(self) -> str:
+        return "validate_handoff_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("contact_preference") not in handoff.NEEDS_DETAIL:
+            return [s for s in domain_slots if s != "contact_detail"]
+        return domain_slots
+
+    def validate_contact_preference(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        preference = handoff.parse_preference(str(value or ""))
+        if preference is None:
+            dispatcher.utter_message(
+                text="Je n'ai pas compris. Choisissez un bouton, ou écrivez « téléphone », "
+                "« e-mail », « accueil » ou « plus tard ». Pour arrêter, écrivez « annuler »."
+            )
+        return {"contact_preference": preference}
+
+    def validate_contact_detail(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        preference = tracker.get_slot("contact_preference")
+        placeholder = PHONE_PLACEHOLDER if preference == "phone" else EMAIL_PLACEHOLDER
+        with TicketStore.open() as store:
+            held = store.peek_contact(tracker.sender_id)
+        if held and held[0] == preference and placeholder in str(value or ""):
+            # Only a partly hidden form goes into the conversation; the ticket gets the rest.
+            return {"contact_detail": Contact(*held).shown, "detail_tries": None}
+        tries = int(tracker.get_slot("detail_tries") or 0) + 1
+        last_try = tries >= MAX_DETAIL_TRIES
+        dispatcher.utter_message(text=handoff.bad_detail(preference or "phone", last_try))
+        if last_try:
+            return {"contact_detail": None, "contact_preference": "later", "detail_tries": None}
+        return {"contact_detail": None, "detail_tries": float(tries)}
+
+    def validate_handoff_problem(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if latest_intent(tracker) == "deny" or str(value or "").startswith("/"):
+            return {"handoff_problem": "-"}
+        return {"handoff_problem": str(value or "").strip()[:MAX_SENTENCE_CHARS] or "-"}
+
+
+class ActionSubmitHandoff(Action):
+    """With consent, create the follow-up ticket; without, keep nothing and say where to go."""
+
+    def name(self) -> str:
+        return "action_submit_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        settings = get_settings()
+        preference = tracker.get_slot("contact_preference") or "desk"
+        with TicketStore.open(settings) as store:
+            if not tracker.get_slot("handoff_consent"):
+                store.drop_contact(tracker.sender_id)
+                say(dispatcher, handoff.declined(settings))
+                return clear_form()
+            held = store.peek_contact(tracker.sender_id)
+            detail = None
+            if preference in handoff.NEEDS_DETAIL and held and held[0] == preference:
+                detail = Contact(*held).display
+            state = state_from(tracker)
+            guide = catalogue().get(state.guide_id or "")
+            sentence = tracker.get_slot("handoff_problem")
+            sentence = None if sentence in (None, "-") else sentence
+            transcript = conversation_transcript(
+                settings.tracker_db, tracker.sender_id, list(tracker.events)
+            )
+            reason = tracker.get_slot("handoff_reason") or "asked"
+            step = state.step if guide else None
+            ticket = store.create(
+                sender_id=tracker.sender_id,
+                channel=visitor_channel(tracker),
+                reason=reason,
+                contact_preference=preference,
+                contact_detail=detail,
+                visitor_sentence=sentence,
+                guide_id=guide.id if guide else None,
+                step=step,
+                steps=guide.step_count if guide else None,
+                summary=build_summary(
+                    reason=reason,
+                    guide_title=guide.title if guide else None,
+                    step=step,
+                    steps=guide.step_count if guide else None,
+                    visitor_sentence=sentence,
+                    transcript=transcript,
+                ),
+                transcript=transcript,
+            )
+        say(dispatcher, handoff.created(settings, ticket.id, preference))
+        return [*clear_form(), SlotSet("ticket_id", float(ticket.id))]
+
+
+class ActionCancelHandoff(Action):
+    """ "Annuler", "non merci": leave the form, keep nothing, say what happens next."""
+
+    def name(self) -> str:
+        return "action_cancel_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        settings = get_settings()
+        with TicketStore.open(settings) as store:
+            store.drop_contact(tracker.sender_id)
+        say(dispatcher, handoff.cancelled(settings))
+        return [ActiveLoop(None), *clear_form()]

@@ -17,14 +17,44 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.contacts import find_contacts
 from bot.inputs import BAD_REQUEST_REPLY, EMPTY_REPLY, TRUNCATED_NOTICE, clean_message
+from bot.privacy import redact
 from bot.settings import get_settings
+from bot.tickets import TicketStore
+
+SECRET_WARNING = (
+    "Attention : pour votre sécurité, n'écrivez jamais un mot de passe, un numéro de carte "
+    "bancaire ou un numéro personnel dans une discussion. Je l'ai masqué et je ne l'ai pas gardé."
+)
+KNOWN_CHANNELS = ("kiosk", "widget")
+
+
+def message_metadata(given: Any) -> dict[str, Any]:
+    """Only what Guichet reads from the front ends: where the conversation comes from."""
+    channel = given.get("channel") if isinstance(given, dict) else None
+    return {"channel": channel if channel in KNOWN_CHANNELS else "other"}
 
 
 class GuichetRestInput(RestInput):
+    _store: TicketStore | None = None
+
     @classmethod
     def name(cls) -> str:
         return "rest"
+
+    def store(self) -> TicketStore:
+        if self._store is None:
+            self._store = TicketStore.open()
+        return self._store
+
+    def protect(self, sender: str, text: str) -> tuple[str, tuple[str, ...]]:
+        """Mask secrets; move contact details out of the text into the ticket store."""
+        redaction = redact(text)
+        text, contacts = find_contacts(redaction.text)
+        if contacts:
+            self.store().hold_contact(sender, contacts[-1].kind, contacts[-1].value)
+        return text, redaction.kinds
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"guichet_rest_{uuid.uuid4().hex[:8]}", __name__)
@@ -47,14 +77,16 @@ class GuichetRestInput(RestInput):
             message = clean_message(body.get("message"), max_chars)
             if message.empty:
                 return response.json([{"recipient_id": sender, "text": EMPTY_REPLY}])
-            given = body.get("metadata")
-            metadata: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
+            metadata = message_metadata(body.get("metadata"))
             if message.truncated:
-                metadata = {**metadata, "truncated": True}
+                metadata["truncated"] = True
+            text, secrets = self.protect(sender, message.text)
+            if secrets:
+                metadata["masked"] = list(secrets)
             collector = CollectingOutputChannel()
             await on_new_message(
                 UserMessage(
-                    message.text,
+                    text,
                     collector,
                     sender,
                     input_channel=self.name(),
@@ -62,6 +94,8 @@ class GuichetRestInput(RestInput):
                 )  # fmt: skip
             )
             answers = list(collector.messages)
+            if secrets:
+                answers.insert(0, {"recipient_id": sender, "text": SECRET_WARNING})
             if message.truncated:
                 notice = TRUNCATED_NOTICE.format(limit=max_chars)
                 answers.insert(0, {"recipient_id": sender, "text": notice})

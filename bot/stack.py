@@ -95,8 +95,11 @@ class Stack:
     def env(self) -> dict[str, str]:
         data = self.settings.data_dir
         env = dict(os.environ)
+        # Both servers read the same settings as this process (tickets, organisation...).
+        env.update(self.settings.values)
         env.update(
             {
+                "DATA_DIR": str(data),
                 "ACTION_ENDPOINT_URL": f"{self.actions_url}/webhook",
                 "TRACKER_DB": str(data / "tracker.db"),
                 "SANIC_HOST": self.host,

@@ -118,9 +118,22 @@ def _migration_1(db: Database) -> None:
         db.execute(sql)
 
 
+def _migration_2(db: Database) -> None:
+    # Contact details wait here, out of the conversation log, between the moment a visitor
+    # types them and the moment the hand-off form stores them in a ticket (or drops them).
+    db.execute(
+        """CREATE TABLE pending_contacts (
+            sender_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('phone', 'email')),
+            value TEXT NOT NULL,
+            held_at TEXT NOT NULL
+        )"""
+    )
+
+
 # Applied in order; the database's `PRAGMA user_version` is the number already applied.
 # A schema change is one more function appended here, never an edit of an applied one.
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1,)
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1, _migration_2)
 
 
 # --- records --------------------------------------------------------------------------------
@@ -402,6 +415,8 @@ class TicketStore:
         with self._write() as db:
             ticket_id = _insert(db, "tickets", record)
             self._event(db, ticket_id, "created", actor=BOT_ACTOR, at=now, to_status="nouveau")
+            # The contact detail now lives in the ticket only.
+            db.execute("DELETE FROM pending_contacts WHERE sender_id = ?", [sender_id])
         return Ticket.from_row({"id": ticket_id, **record})
 
     def set_status(
@@ -589,6 +604,39 @@ class TicketStore:
                 counts[row["status"]] = row["n"]
         return counts
 
+    # -- contact details waiting for the hand-off form
+
+    def hold_contact(self, sender_id: str, kind: str, value: str) -> None:
+        """Keep the latest contact detail a visitor typed, until a ticket takes it."""
+        _check_choice("kind", kind, ("phone", "email"))
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pending_contacts (sender_id, kind, value, held_at)"
+                " VALUES (?, ?, ?, ?)",
+                [sender_id, kind, value, self._now()],
+            )
+
+    def peek_contact(self, sender_id: str) -> tuple[str, str] | None:
+        with self._read() as db:
+            rows = builtins.list(
+                db.query(
+                    "SELECT kind, value FROM pending_contacts WHERE sender_id = ?", [sender_id]
+                )
+            )
+        return (rows[0]["kind"], rows[0]["value"]) if rows else None
+
+    def drop_contact(self, sender_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM pending_contacts WHERE sender_id = ?", [sender_id])
+
+    def purge_pending_contacts(self, *, older_than: datetime) -> int:
+        """Forget contact details no ticket took (the visitor left, or refused consent)."""
+        with self._write() as db:
+            cursor = db.execute(
+                "DELETE FROM pending_contacts WHERE held_at < ?", [_iso(older_than)]
+            )
+            return int(cursor.rowcount)
+
     def sender_ids(self) -> set[str]:
         """Conversations a ticket still holds (kept out of the tracker-store purge)."""
         with self._lock:
@@ -761,8 +809,15 @@ def _export(store: TicketStore, fmt: str, output: Path | None, status: str | Non
     return 0
 
 
-def _purge(store: TicketStore, settings: Settings) -> int:
-    now = _utcnow()
+# A contact detail that no ticket took within this time is forgotten.
+PENDING_CONTACT_HOURS = 2
+
+
+def purge_all(
+    store: TicketStore, settings: Settings, now: datetime | None = None
+) -> dict[str, int]:
+    """Apply every retention rule: closed tickets, conversations, waiting contact details."""
+    now = now or _utcnow()
     tickets = store.purge(now=now, retention_days=settings.ticket_retention_days)
     # Asked after the ticket purge, so conversations of tickets just deleted can go too.
     conversations = purge_conversations(
@@ -770,8 +825,15 @@ def _purge(store: TicketStore, settings: Settings) -> int:
         keep=store.sender_ids(),
         older_than=now - timedelta(days=settings.conversation_retention_days),
     )
-    print(f"Tickets clos supprimés : {tickets}")
-    print(f"Conversations sans ticket supprimées : {conversations}")
+    contacts = store.purge_pending_contacts(older_than=now - timedelta(hours=PENDING_CONTACT_HOURS))
+    return {"tickets": tickets, "conversations": conversations, "contacts": contacts}
+
+
+def _purge(store: TicketStore, settings: Settings) -> int:
+    counts = purge_all(store, settings)
+    print(f"Tickets clos supprimés : {counts['tickets']}")
+    print(f"Conversations sans ticket supprimées : {counts['conversations']}")
+    print(f"Coordonnées en attente oubliées : {counts['contacts']}")
     return 0
 
 

@@ -90,6 +90,35 @@ def read_transcript(tracker_db: Path, sender_id: str) -> list[dict[str, Any]]:
     return turns
 
 
+def turns_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same turns as `read_transcript`, from tracker events given as dicts."""
+    turns = []
+    for event in events:
+        kind = event.get("event")
+        if kind in ("user", "bot") and (turn := _turn(kind, event.get("timestamp"), event)):
+            turns.append(turn)
+    return turns
+
+
+def conversation_transcript(
+    tracker_db: Path, sender_id: str, live_events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The whole conversation: what the tracker store holds, then the turns of the current
+    message, which Rasa saves only once the message is fully handled."""
+    stored = read_transcript(tracker_db, sender_id)
+    live = turns_from_events(live_events)
+
+    def key(turn: dict[str, Any]) -> tuple[Any, ...]:
+        return (turn["who"], turn["text"], turn["at"])
+
+    # The live tracker starts somewhere inside what is stored (its session start): find the
+    # longest tail of `stored` that `live` begins with, and add only what follows it.
+    for overlap in range(min(len(stored), len(live)), 0, -1):
+        if [key(t) for t in stored[-overlap:]] == [key(t) for t in live[:overlap]]:
+            return stored + live[overlap:]
+    return stored + live
+
+
 def _shorten(text: str, limit: int) -> str:
     """One line of at most `limit` characters, cut at a word when possible."""
     text = re.sub(r"\s+", " ", text).strip()

@@ -61,6 +61,7 @@ class WalkState:
     stuck_count: int = 0
     awaiting_feedback: bool = False
     handoff_offered: bool = False
+    offer_reason: str | None = None  # why a mediator was offered: stuck, not_understood...
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def show_step(
         stuck_count=state.stuck_count if number == state.step else 0,
         awaiting_feedback=False,
         handoff_offered=False,
+        offer_reason=None,
     )
     return Reply(tuple(messages), new_state)
 
@@ -230,7 +232,7 @@ def stuck(catalogue: Catalogue, state: WalkState) -> Reply:
             Button("Réessayer l'étape", REPEAT),
             Button("Arrêter", STOP),
         )
-        new_state = replace(state, stuck_count=count, handoff_offered=True)
+        new_state = replace(state, stuck_count=count, handoff_offered=True, offer_reason="stuck")
         return Reply(
             (Message(text, buttons, {"handoff": "offered", "reason": "stuck"}),), new_state
         )
@@ -288,7 +290,7 @@ def feedback(catalogue: Catalogue, state: WalkState, helped: bool) -> Reply:
     buttons = (Button("Parler à un médiateur", HUMAN), Button("Faire une autre démarche", HELP))
     return Reply(
         (Message(text, buttons, {"handoff": "offered", "reason": "not_helped"}),),
-        replace(done, handoff_offered=True),
+        replace(done, handoff_offered=True, offer_reason="stuck"),
         feedback="no",
     )
 
@@ -376,24 +378,8 @@ def fallback(catalogue: Catalogue, state: WalkState, reason: str, *, again: bool
         buttons.insert(0, Button("Continuer le guide", REPEAT))
     else:
         buttons.append(Button("Voir les démarches", HELP))
-    new_state = replace(state, handoff_offered=True)
+    new_state = replace(state, handoff_offered=True, offer_reason=reason)
     return Reply((Message(text, tuple(buttons), marker),), new_state)
-
-
-def offer_handoff(catalogue: Catalogue, state: WalkState) -> Reply:
-    """The visitor asks for a person. The full hand-off (ticket) builds on this."""
-    text = (
-        "Bien sûr. Un médiateur numérique peut vous aider.\n"
-        "Adressez-vous à l'accueil : une personne viendra vous voir."
-    )
-    buttons = [Button("Voir les démarches", HELP)]
-    guide = _current(catalogue, state)
-    if guide:
-        buttons.insert(0, Button("Continuer le guide", REPEAT))
-    return Reply(
-        (Message(text, tuple(buttons), {"handoff": "requested"}),),
-        replace(state, handoff_offered=False),
-    )
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,34 @@ def tracker_from_json(domain: dict[str, Any]):
         )
 
     return _load
+
+
+@pytest.fixture(scope="session")
+def running_stack(tmp_path_factory):
+    """The real Rasa server and action server on free ports, with a fresh DATA_DIR.
+
+    Needs the trained model (`make test` trains it first).
+    """
+    from bot.settings import Settings
+    from bot.stack import MODEL_NAME, Stack, free_port
+
+    settings = Settings.from_env()
+    model = settings.model_dir / MODEL_NAME
+    assert model.exists(), f"no trained model at {model}: run `make train` first"
+    data_dir = tmp_path_factory.mktemp("var")
+    stack = Stack(
+        Settings({**settings.values, "DATA_DIR": str(data_dir)}),
+        bot_port=free_port(),
+        actions_port=free_port(),
+        quiet=True,
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def bot_url(running_stack) -> str:
+    return str(running_stack.bot_url)

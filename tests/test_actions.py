@@ -16,7 +16,15 @@ from actions.guides import (
     ActionWelcome,
     ActionYesNo,
 )
-from actions.handoff import ActionAskHuman
+from actions.handoff import (
+    ActionAskContactPreference,
+    ActionAskHandoffConsent,
+    ActionCancelHandoff,
+    ActionStartHandoff,
+    ActionSubmitHandoff,
+    ValidateHandoffForm,
+)
+from bot.tickets import TicketStore
 
 GUIDE = "france_travail.actualisation"
 
@@ -34,7 +42,9 @@ def markers(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_action_names_are_in_the_domain(domain):
     for action in (ActionStartGuide, ActionStepCommand, ActionYesNo, ActionShowMenu,
-                   ActionWelcome, ActionFallback, ActionAskHuman):  # fmt: skip
+                   ActionWelcome, ActionFallback, ActionStartHandoff, ActionSubmitHandoff,
+                   ActionCancelHandoff, ActionAskContactPreference, ActionAskHandoffConsent,
+                   ValidateHandoffForm):  # fmt: skip
         assert action().name() in domain["actions"]
 
 
@@ -92,10 +102,11 @@ async def test_no_after_a_finished_guide_offers_a_mediator(make_tracker, domain)
     assert markers(messages)[0]["handoff"] == "offered"
 
 
-async def test_yes_after_an_offer_asks_for_a_person(make_tracker, domain):
-    tracker = make_tracker("affirm", {"handoff_offered": True})
-    messages, _ = await run(ActionYesNo(), tracker, domain)
-    assert markers(messages) == [{"handoff": "requested"}]
+async def test_yes_after_an_offer_starts_the_handoff(make_tracker, domain):
+    tracker = make_tracker("affirm", {"handoff_offered": True, "handoff_reason": "stuck"})
+    dispatcher = CollectingDispatcher()
+    events = await ActionYesNo().run(dispatcher, tracker, domain)
+    assert events == [{"event": "followup", "name": "action_start_handoff", "timestamp": None}]
 
 
 async def test_yes_and_no_with_no_context(make_tracker, domain):
@@ -137,6 +148,132 @@ async def test_two_misunderstandings_in_a_row(make_tracker, domain):
     assert markers(messages) == [{"fallback": "not_understood"}]
 
 
-async def test_ask_human(make_tracker, domain):
-    messages, _ = await run(ActionAskHuman(), make_tracker("ask_human"), domain)
-    assert markers(messages) == [{"handoff": "requested"}]
+async def test_start_handoff_keeps_the_reason_of_the_offer(make_tracker, domain):
+    offered = make_tracker("affirm", {"handoff_offered": True, "handoff_reason": "not_covered"})
+    _, slots = await run(ActionStartHandoff(), offered, domain)
+    assert slots["handoff_reason"] == "not_covered" and slots["handoff_offered"] is False
+    _, slots = await run(ActionStartHandoff(), make_tracker("ask_human"), domain)
+    assert slots["handoff_reason"] == "asked"
+    events = await ActionStartHandoff().run(CollectingDispatcher(), make_tracker("ask_human"),
+                                            domain)  # fmt: skip
+    assert events[-1] == {"event": "followup", "name": "handoff_form", "timestamp": None}
+
+
+async def test_contact_question_depends_on_the_channel(make_tracker, domain):
+    tracker = make_tracker("ask_human")
+    tracker.events[-1]["metadata"] = {"channel": "widget"}
+    messages, _ = await run(ActionAskContactPreference(), tracker, domain)
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert markers(messages) == [{"handoff": "contact_preference"}]
+    assert not any('"desk"' in p for p in payloads) and any('"phone"' in p for p in payloads)
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+async def validate(tracker, domain, slot, value):
+    form = ValidateHandoffForm()
+    dispatcher = CollectingDispatcher()
+    method = getattr(form, f"validate_{slot}")
+    return method(value, dispatcher, tracker, domain), dispatcher.messages
+
+
+async def test_preference_answers(make_tracker, domain):
+    tracker = make_tracker("choose_contact")
+    result, said = await validate(tracker, domain, "contact_preference",
+                                  '/choose_contact{"contact_preference": "email"}')  # fmt: skip
+    assert result == {"contact_preference": "email"} and said == []
+    result, said = await validate(tracker, domain, "contact_preference", "rappelez moi")
+    assert result == {"contact_preference": "phone"}
+    result, said = await validate(tracker, domain, "contact_preference", "bof")
+    assert result == {"contact_preference": None} and "pas compris" in said[0]["text"]
+
+
+async def test_a_bad_phone_gets_a_second_chance_then_the_desk(make_tracker, domain, data_dir):
+    tracker = make_tracker("choose_contact", {"contact_preference": "phone"})
+    result, said = await validate(tracker, domain, "contact_detail", "06 12 34")
+    assert result == {"contact_detail": None, "detail_tries": 1.0}
+    assert "ne semble pas correct" in said[0]["text"] and "Exemple" in said[0]["text"]
+    again = make_tracker("choose_contact", {"contact_preference": "phone", "detail_tries": 1.0})
+    result, said = await validate(again, domain, "contact_detail", "toujours pas")
+    assert result["contact_preference"] == "later" and "accueil" in said[0]["text"]
+
+
+async def test_a_held_phone_fills_the_slot_with_a_hidden_form(make_tracker, domain, data_dir):
+    with TicketStore.open() as store:
+        store.hold_contact("test", "phone", "0612345678")
+    tracker = make_tracker("choose_contact", {"contact_preference": "phone"})
+    result, _ = await validate(tracker, domain, "contact_detail", "[téléphone]")
+    assert result == {"contact_detail": "06 •• •• •• 78", "detail_tries": None}
+
+
+async def test_required_slots_skip_the_detail_for_the_desk(make_tracker, domain):
+    form = ValidateHandoffForm()
+    slots = ["contact_preference", "contact_detail", "handoff_problem", "handoff_consent"]
+    desk = make_tracker("choose_contact", {"contact_preference": "desk"})
+    phone = make_tracker("choose_contact", {"contact_preference": "phone"})
+    assert "contact_detail" not in await form.required_slots(slots, CollectingDispatcher(), desk,
+                                                             domain)  # fmt: skip
+    assert "contact_detail" in await form.required_slots(slots, CollectingDispatcher(), phone,
+                                                         domain)  # fmt: skip
+
+
+async def test_submit_with_consent_creates_the_ticket(make_tracker, domain, data_dir):
+    with TicketStore.open() as store:
+        store.hold_contact("test", "phone", "0612345678")
+    slots = {
+        "contact_preference": "phone",
+        "contact_detail": "06 •• •• •• 78",
+        "handoff_problem": "je ne trouve pas mon avis",
+        "handoff_consent": True,
+        "handoff_reason": "stuck",
+        "guide_id": "impots.avis_imposition",
+        "guide_step": 3.0,
+    }
+    tracker = make_tracker("affirm", slots, previous_intents=("impots.avis_imposition",))
+    messages, out = await run(ActionSubmitHandoff(), tracker, domain)
+    ticket_id = int(out["ticket_id"])
+    assert markers(messages) == [{"handoff": "created", "ticket": ticket_id}]
+    assert f"numéro de demande est le {ticket_id}" in messages[0]["text"]
+    with TicketStore.open() as store:
+        ticket = store.get(ticket_id)
+        assert store.peek_contact("test") is None
+    assert ticket is not None
+    assert (ticket.reason, ticket.contact_preference, ticket.contact_detail) == (
+        "stuck", "phone", "06 12 34 56 78")  # fmt: skip
+    assert (ticket.guide_id, ticket.step, ticket.channel) == ("impots.avis_imposition", 3, "other")
+    assert ticket.visitor_sentence == "je ne trouve pas mon avis"
+    assert "je ne trouve pas mon avis" in ticket.summary
+    assert [t["who"] for t in ticket.transcript] == ["visitor", "visitor"]
+
+
+async def test_submit_without_consent_keeps_nothing(make_tracker, domain, data_dir):
+    with TicketStore.open() as store:
+        store.hold_contact("test", "email", "a@b.fr")
+    tracker = make_tracker("deny", {"contact_preference": "email", "handoff_consent": False})
+    messages, out = await run(ActionSubmitHandoff(), tracker, domain)
+    assert markers(messages) == [{"handoff": "declined"}]
+    assert "ticket_id" not in out and "Vous pouvez venir" in messages[0]["text"]
+    with TicketStore.open() as store:
+        assert store.list() == [] and store.peek_contact("test") is None
+
+
+async def test_cancel_leaves_the_form_and_drops_the_contact(make_tracker, domain, data_dir):
+    with TicketStore.open() as store:
+        store.hold_contact("test", "phone", "0612345678")
+    dispatcher = CollectingDispatcher()
+    events = await ActionCancelHandoff().run(dispatcher, make_tracker("stop_guide"), domain)
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert markers(dispatcher.messages) == [{"handoff": "cancelled"}]
+    with TicketStore.open() as store:
+        assert store.peek_contact("test") is None
+
+
+async def test_consent_question_says_what_is_kept_and_for_how_long(make_tracker, domain):
+    tracker = make_tracker("deny", {"contact_preference": "email"})
+    messages, _ = await run(ActionAskHandoffConsent(), tracker, domain)
+    assert "adresse e-mail" in messages[0]["text"] and "90 jours" in messages[0]["text"]
+    assert markers(messages) == [{"handoff": "consent"}]

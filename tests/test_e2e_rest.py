@@ -13,23 +13,6 @@ import uuid
 import pytest
 
 from bot.client import markers, route_of, send
-from bot.settings import Settings
-from bot.stack import MODEL_NAME, Stack, free_port
-
-
-@pytest.fixture(scope="module")
-def bot_url(tmp_path_factory):
-    settings = Settings.from_env()
-    model = settings.model_dir / MODEL_NAME
-    assert model.exists(), f"no trained model at {model}: run `make train` first"
-    data_dir = tmp_path_factory.mktemp("var")
-    env_settings = Settings({**settings.values, "DATA_DIR": str(data_dir)})
-    stack = Stack(env_settings, bot_port=free_port(), actions_port=free_port(), quiet=True)
-    stack.start()
-    try:
-        yield stack.bot_url
-    finally:
-        stack.stop()
 
 
 def new_sender() -> str:

@@ -386,15 +386,15 @@ def test_purging_a_ticket_deletes_its_notes_and_events(
 
 def test_schema_version_is_recorded_and_reopening_changes_nothing(db_path: Path):
     with TicketStore(db_path) as store:
-        assert store.schema_version == len(tickets.MIGRATIONS) == 1
+        assert store.schema_version == len(tickets.MIGRATIONS) == 2
         new_ticket(store)
     with TicketStore(db_path) as again:
-        assert again.schema_version == 1
+        assert again.schema_version == 2
         assert [t.sender_id for t in again.list()] == ["conv-1"]
     names = {name for (name,) in raw_rows(db_path, "SELECT name FROM sqlite_master")}
-    assert {"tickets", "ticket_notes", "ticket_events"} <= names
+    assert {"tickets", "ticket_notes", "ticket_events", "pending_contacts"} <= names
     assert {"idx_tickets_status", "idx_tickets_created_at", "idx_tickets_sender_id"} <= names
-    assert raw_rows(db_path, "PRAGMA user_version") == [(1,)]
+    assert raw_rows(db_path, "PRAGMA user_version") == [(2,)]
 
 
 def test_a_new_migration_is_applied_once_on_open(db_path: Path, monkeypatch):
@@ -408,9 +408,9 @@ def test_a_new_migration_is_applied_once_on_open(db_path: Path, monkeypatch):
 
     monkeypatch.setattr(tickets, "MIGRATIONS", (*tickets.MIGRATIONS, add_priority))
     with TicketStore(db_path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == 3
     with TicketStore(db_path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == 3
     assert calls == [1]
     assert raw_rows(db_path, "SELECT priority FROM tickets") == [(0,)]
 
@@ -494,3 +494,34 @@ def test_json_export_adds_the_transcript(fresh_db: TicketStore):
     assert data[0]["transcript"] == TRANSCRIPT
     assert data[0]["summary"] == "Démarche : Payer ses impôts, étape 2 sur 4."
     assert "étape" in out.getvalue()  # French kept readable, not \u-escaped
+
+
+def test_a_contact_waits_outside_the_conversation_until_a_ticket_takes_it(fresh_db: TicketStore):
+    fresh_db.hold_contact("conv-9", "phone", "0612345678")
+    fresh_db.hold_contact("conv-9", "email", "a@b.fr")  # the latest one wins
+    assert fresh_db.peek_contact("conv-9") == ("email", "a@b.fr")
+    assert fresh_db.peek_contact("other") is None
+    with pytest.raises(ValueError):
+        fresh_db.hold_contact("conv-9", "fax", "x")
+    ticket = new_ticket(fresh_db, sender_id="conv-9", contact_detail="a@b.fr")
+    assert ticket.contact_detail == "a@b.fr"
+    assert fresh_db.peek_contact("conv-9") is None
+
+
+def test_waiting_contacts_are_dropped_or_forgotten(db_path: Path):
+    moments = iter(
+        [
+            datetime(2026, 1, 1, 10, tzinfo=timezone.utc),
+            datetime(2026, 1, 1, 12, tzinfo=timezone.utc),
+        ]
+    )
+    with TicketStore(db_path, clock=lambda: next(moments)) as store:
+        store.hold_contact("old", "phone", "0612345678")
+        store.hold_contact("new", "phone", "0698765432")
+        forgotten = store.purge_pending_contacts(
+            older_than=datetime(2026, 1, 1, 11, tzinfo=timezone.utc)
+        )
+        assert forgotten == 1
+        assert store.peek_contact("old") is None and store.peek_contact("new")
+        store.drop_contact("new")
+        assert store.peek_contact("new") is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot import walk
@@ -159,6 +161,10 @@ def test_welcome_has_no_marker(catalogue):
     assert "étape 2" in inside.messages[0].text and inside.markers == []
 
 
-def test_handoff_request(catalogue):
-    reply = walk.offer_handoff(catalogue, WalkState())
-    assert only_marker(reply) == {"handoff": "requested"}
+def test_offers_remember_why_a_person_was_offered(catalogue):
+    stuck_twice = walk.stuck(catalogue, WalkState(guide_id=GUIDE, step=2, stuck_count=1))
+    assert stuck_twice.state.offer_reason == "stuck"
+    covered = walk.fallback(catalogue, WalkState(), "not_covered")
+    assert covered.state.offer_reason == "not_covered" and covered.state.handoff_offered
+    moved_on = walk.next_step(catalogue, replace(stuck_twice.state, step=2))
+    assert moved_on.state.offer_reason is None and not moved_on.state.handoff_offered

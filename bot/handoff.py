@@ -1,0 +1,145 @@
+"""The hand-off to the mediator: what the visitor is asked and told, as plain data.
+
+The Rasa form (`handoff_form`) asks how the visitor wants to be helped, the contact detail
+this needs, one optional sentence and consent; these functions build each question and
+answer from the settings (organisation name, desk, hours) and parse the answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+from bot.settings import Settings
+from bot.walk import Button, Message
+
+PREFERENCES: dict[str, str] = {
+    "desk": "À l'accueil, maintenant",
+    "phone": "Être rappelé par téléphone",
+    "email": "Recevoir une réponse par e-mail",
+    "later": "Revenir plus tard",
+}
+NEEDS_DETAIL = {"phone", "email"}
+REASONS = ("asked", "stuck", "not_understood", "not_covered")
+CANCEL = "/stop_guide"
+
+_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "phone": ("telephone", "tel", "appel", "rappel", "portable", "mobile", "phone", "numero"),
+    "email": ("mail", "courriel", "e-mail", "email", "messagerie", "ecrit"),
+    "later": ("plus tard", "revenir", "reviendrai", "demain", "autre jour", "prochaine"),
+    "desk": ("accueil", "maintenant", "sur place", "tout de suite", "ici", "guichet", "direct"),
+}
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def parse_preference(text: str | None) -> str | None:
+    """`phone` for "/choose_contact{"contact_preference": "phone"}" or "rappelez-moi"."""
+    if not text:
+        return None
+    payload = re.search(r"\{.*\}", text)
+    if text.startswith("/") and payload:
+        try:
+            value = json.loads(payload.group(0)).get("contact_preference")
+        except (ValueError, AttributeError):
+            value = None
+        return value if value in PREFERENCES else None
+    plain = _plain(text)
+    for preference in ("phone", "email", "later", "desk"):
+        if any(re.search(rf"\b{re.escape(k)}", plain) for k in _KEYWORDS[preference]):
+            return preference
+    return None
+
+
+def org_help(settings: Settings) -> str:
+    values = settings.values
+    return (
+        f"Vous pouvez venir à {values['ORG_DESK']} ({values['ORG_NAME']}, "
+        f"{values['ORG_ADDRESS']}), {values['ORG_HOURS']}. Téléphone : {values['ORG_PHONE']}."
+    )
+
+
+def marker(state: str, **extra: object) -> dict[str, object]:
+    return {"handoff": state, **extra}
+
+
+def ask_preference(settings: Settings, channel: str) -> Message:
+    # "At the desk now" only makes sense on the kiosk, in the public space.
+    options = [p for p in PREFERENCES if not (p == "desk" and channel == "widget")]
+    buttons = tuple(
+        Button(PREFERENCES[p], f'/choose_contact{{"contact_preference": "{p}"}}') for p in options
+    ) + (Button("Annuler", CANCEL),)
+    return Message(
+        "Comment voulez-vous que le médiateur vous aide ?", buttons, marker("contact_preference")
+    )
+
+
+def ask_detail(preference: str) -> Message:
+    if preference == "phone":
+        text = "Quel est votre numéro de téléphone ? Par exemple : 06 12 34 56 78."
+    else:
+        text = "Quelle est votre adresse e-mail ? Par exemple : prenom.nom@exemple.fr."
+    return Message(text, (Button("Annuler", CANCEL),), marker("contact_detail"))
+
+
+def bad_detail(preference: str, last_try: bool) -> str:
+    what = "Ce numéro de téléphone" if preference == "phone" else "Cette adresse e-mail"
+    if last_try:
+        return f"{what} ne semble pas correct. Pas de souci : venez plutôt à l'accueil."
+    example = "06 12 34 56 78" if preference == "phone" else "prenom.nom@exemple.fr"
+    return f"{what} ne semble pas correct. Vérifiez et écrivez-le encore. Exemple : {example}."
+
+
+def ask_problem() -> Message:
+    return Message(
+        "En une phrase, qu'est-ce qui vous bloque ? Vous pouvez aussi passer cette question.",
+        (Button("Passer", "/deny"), Button("Annuler", CANCEL)),
+        marker("problem"),
+    )
+
+
+def ask_consent(settings: Settings, preference: str) -> Message:
+    kept = "cette conversation"
+    if preference == "phone":
+        kept = "votre numéro de téléphone et cette conversation"
+    elif preference == "email":
+        kept = "votre adresse e-mail et cette conversation"
+    days = settings.ticket_retention_days
+    text = (
+        f"Pour que le médiateur puisse vous aider, Guichet garde {kept}. "
+        "Les numéros secrets y sont masqués. "
+        f"Seuls les médiateurs de {settings.values['ORG_NAME']} les lisent. "
+        f"Tout est effacé {days} jours après la fin de votre demande.\n"
+        "Êtes-vous d'accord ?"
+    )
+    buttons = (Button("Oui, j'accepte", "/affirm"), Button("Non", "/deny"))
+    return Message(text, buttons, marker("consent"))
+
+
+def created(settings: Settings, ticket_id: int, preference: str) -> Message:
+    desk = settings.values["ORG_DESK"]
+    hours = settings.values["ORG_HOURS"]
+    next_step = {
+        "desk": f"Un médiateur va venir vous voir. Vous pouvez aussi aller à {desk}.",
+        "phone": f"Un médiateur vous rappellera, {hours}.",
+        "email": "Un médiateur vous répondra par e-mail. Regardez aussi dans vos courriers indésirables.",  # noqa: E501
+        "later": f"Revenez à {desk}, {hours}, et donnez ce numéro.",
+    }[preference]
+    text = f"C'est noté. Votre numéro de demande est le {ticket_id}.\n{next_step}"
+    return Message(
+        text, (Button("Faire une autre démarche", "/help"),), marker("created", ticket=ticket_id)
+    )
+
+
+def declined(settings: Settings) -> Message:
+    text = "D'accord, je ne garde rien. " + org_help(settings)
+    return Message(text, (Button("Faire une autre démarche", "/help"),), marker("declined"))
+
+
+def cancelled(settings: Settings) -> Message:
+    text = "D'accord, j'annule la demande. Je ne garde rien. " + org_help(settings)
+    return Message(text, (Button("Faire une autre démarche", "/help"),), marker("cancelled"))

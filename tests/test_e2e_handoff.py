@@ -1,0 +1,171 @@
+"""End to end: hand-offs to the mediator and the privacy guard, against the real servers.
+
+A visitor asks for a person over the REST channel, answers the form and consents; the
+ticket lands in DATA_DIR/tickets.db with the whole conversation. Secrets typed in any
+conversation are never found in any file under DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from bot.client import markers, send
+from bot.tickets import TicketStore
+
+KIOSK = {"channel": "kiosk"}
+
+
+def new_sender() -> str:
+    return f"handoff-{uuid.uuid4().hex}"
+
+
+def handoff_marker(reply: list[dict]) -> dict:
+    found = markers(reply)
+    assert len(found) == 1 and "handoff" in found[0], reply
+    return found[0]
+
+
+@pytest.fixture
+def store(running_stack):
+    with TicketStore(running_stack.settings.tickets_db) as opened:
+        yield opened
+
+
+def desk_handoff(url: str, sender: str, sentence: str) -> dict:
+    """Ask for a person, choose the desk, say one sentence, consent: the created marker."""
+    assert (
+        handoff_marker(send(url, sender, "je veux parler à quelqu'un", metadata=KIOSK))["handoff"]
+        == "contact_preference"
+    )
+    choose = '/choose_contact{"contact_preference": "desk"}'
+    assert handoff_marker(send(url, sender, choose, metadata=KIOSK))["handoff"] == "problem"
+    assert handoff_marker(send(url, sender, sentence, metadata=KIOSK))["handoff"] == "consent"
+    return handoff_marker(send(url, sender, "oui", metadata=KIOSK))
+
+
+def test_handoff_at_the_desk_creates_a_ticket_with_the_transcript(bot_url, store):
+    sender = new_sender()
+    send(bot_url, sender, "/impots.avis_imposition", metadata=KIOSK)
+    send(bot_url, sender, "suivant", metadata=KIOSK)
+    created = desk_handoff(bot_url, sender, "je ne trouve pas le bouton pour imprimer")
+    assert created["handoff"] == "created"
+    ticket = store.get(created["ticket"])
+    assert ticket is not None
+    assert (ticket.channel, ticket.reason, ticket.contact_preference) == ("kiosk", "asked", "desk")
+    assert (ticket.guide_id, ticket.step) == ("impots.avis_imposition", 2)
+    assert ticket.visitor_sentence == "je ne trouve pas le bouton pour imprimer"
+    visitor_said = [t["text"] for t in ticket.transcript if t["who"] == "visitor"]
+    assert visitor_said[:3] == ["/impots.avis_imposition", "suivant", "je veux parler à quelqu'un"]
+    assert visitor_said[-1] == "oui"  # the consent itself, from the live turn
+    assert any(t["who"] == "bot" and "Étape 2" in t["text"] for t in ticket.transcript)
+    assert "Étape" not in ticket.summary and "imprimer" in ticket.summary
+
+
+def test_stuck_twice_then_yes_hands_off_with_reason_stuck(bot_url, store):
+    sender = new_sender()
+    send(bot_url, sender, "/france_travail.actualisation")
+    send(bot_url, sender, "je bloque")
+    assert handoff_marker(send(bot_url, sender, "je bloque encore"))["handoff"] == "offered"
+    assert handoff_marker(send(bot_url, sender, "oui"))["handoff"] == "contact_preference"
+    send(bot_url, sender, "plutôt plus tard")
+    send(bot_url, sender, "non")
+    created = handoff_marker(send(bot_url, sender, "oui j'accepte"))
+    ticket = store.get(created["ticket"])
+    assert ticket is not None and ticket.reason == "stuck"
+    assert ticket.contact_preference == "later" and ticket.visitor_sentence is None
+
+
+def test_phone_is_validated_and_kept_in_the_ticket_only(bot_url, store, running_stack):
+    sender = new_sender()
+    send(bot_url, sender, "un humain svp")
+    assert handoff_marker(send(bot_url, sender, "par téléphone"))["handoff"] == "contact_detail"
+    bad = send(bot_url, sender, "06 12 34")
+    assert "ne semble pas correct" in bad[0]["text"]
+    assert handoff_marker(bad)["handoff"] == "contact_detail"  # asked again: a second chance
+    assert handoff_marker(send(bot_url, sender, "c'est le 06.98.76.54.32"))["handoff"] == (
+        "problem"
+    )
+    send(bot_url, sender, "Passer")
+    created = handoff_marker(send(bot_url, sender, "/affirm"))
+    ticket = store.get(created["ticket"])
+    assert ticket is not None and ticket.contact_detail == "06 98 76 54 32"
+    assert not any("98 76 54" in t["text"] or "98.76" in t["text"] for t in ticket.transcript)
+    tracker = (running_stack.settings.data_dir / "tracker.db").read_bytes()
+    tracker += Path(str(running_stack.settings.data_dir / "tracker.db") + "-wal").read_bytes()
+    assert b"06.98.76.54.32" not in tracker and b"0698765432" not in tracker
+
+
+def test_refused_consent_keeps_no_contact(bot_url, store):
+    sender = new_sender()
+    send(bot_url, sender, "je voudrais une vraie personne")
+    send(bot_url, sender, "par mail")
+    send(bot_url, sender, "mon adresse est prenom.nom@exemple.fr")
+    send(bot_url, sender, "non")
+    declined = send(bot_url, sender, "non")
+    assert handoff_marker(declined)["handoff"] == "declined"
+    assert "Vous pouvez venir" in declined[0]["text"]
+    assert store.peek_contact(sender) is None
+    assert all(t.sender_id != sender for t in store.list(limit=500))
+
+
+def test_cancel_at_any_point(bot_url, store):
+    sender = new_sender()
+    send(bot_url, sender, "le mediateur")
+    reply = send(bot_url, sender, "annuler")
+    assert handoff_marker(reply)["handoff"] == "cancelled"
+    assert "annule" in reply[0]["text"]
+    assert all(t.sender_id != sender for t in store.list(limit=500))
+    # the bot carries on normally afterwards
+    assert markers(send(bot_url, sender, "/cv.rediger"))[0]["guide"] == "cv.rediger"
+
+
+def test_fifty_visitors_handing_off_at_once(bot_url, store):
+    senders = [new_sender() for _ in range(50)]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda s: desk_handoff(bot_url, s, f"probleme de {s}"), senders))
+    ids = [r["ticket"] for r in results]
+    assert all(r["handoff"] == "created" for r in results)
+    assert len(set(ids)) == 50
+    for sender, ticket_id in zip(senders, ids, strict=True):
+        ticket = store.get(ticket_id)
+        assert ticket is not None and ticket.sender_id == sender
+        assert ticket.visitor_sentence == f"probleme de {sender}"
+
+
+SECRETS = {
+    "numéro fiscal": ("mon numéro fiscal c'est 3012345678912", ["3012345678912"]),
+    "NIR": ("ma sécu 1 85 05 78 006 084 91", ["185057800608491", "1 85 05 78 006 084 91"]),
+    "IBAN": (
+        "voici mon rib FR76 3000 6000 0112 3456 7890 189",
+        ["FR7630006000011234567890189", "3000 6000 0112 3456"],
+    ),
+    "carte": ("ma carte bleue 4970 1012 3456 7893 ça marche pas", ["4970101234567893",
+                                                                   "4970 1012 3456 7893"]),
+    "mot de passe": ("mon mot de passe est Soleil2024!", ["Soleil2024"]),
+    "identifiant": ("mon identifiant pole emploi 1234567A", ["1234567A"]),
+}  # fmt: skip
+
+
+def test_secrets_never_reach_any_file(bot_url, running_stack):
+    sender = new_sender()
+    send(bot_url, sender, "/impots.espace_particulier")
+    for _, (message, _) in SECRETS.items():
+        reply = send(bot_url, sender, message)
+        assert "n'écrivez jamais" in reply[0]["text"]
+    # the démarche carries on after the warning
+    assert markers(send(bot_url, sender, "suivant"))[0]["guide"] == "impots.espace_particulier"
+    # and a ticket made from this conversation holds only masked text
+    desk_handoff(bot_url, sender, "mon mdp est Azerty123! je crois")
+    time.sleep(1)  # let both servers flush their logs
+    files = [p for p in running_stack.settings.data_dir.rglob("*") if p.is_file()]
+    assert any(p.name == "tickets.db" for p in files) and any("tracker" in p.name for p in files)
+    content = b"".join(p.read_bytes() for p in files)
+    for name, (_, forms) in SECRETS.items():
+        for form in forms:
+            assert form.encode() not in content, f"{name} found under DATA_DIR"
+    assert b"Azerty123" not in content
