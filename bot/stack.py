@@ -183,7 +183,17 @@ class Stack:
 
 def run_forever() -> int:
     """`make run`: start everything on the configured ports, stop it all on Ctrl-C."""
+    from bot.tickets import TicketStore, purge_all
+
     settings = get_settings()
+    with TicketStore.open(settings) as store:
+        counts = purge_all(store, settings)
+    print(
+        f"Nettoyage : {counts['tickets']} ticket(s) clos expiré(s), "
+        f"{counts['conversations']} conversation(s) sans ticket, "
+        f"{counts['contacts']} coordonnée(s) en attente supprimés.",
+        flush=True,
+    )
     stack = Stack(settings)
     print("Guichet démarre (le premier démarrage prend environ 30 secondes)...", flush=True)
     stopping = False
