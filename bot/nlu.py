@@ -65,9 +65,10 @@ class AccentFolder(GraphComponent):
         return messages
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
-)
+TRUSTED_SPARSE_TYPES = frozenset({"scipy.sparse._csr.csr_matrix", "scipy.sparse._dia.dia_matrix"})
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
     """Rasa's logistic regression, on TF-IDF weighted features, with its C exposed.
 
@@ -78,7 +79,7 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**LogisticRegressionClassifier.get_default_config(), "C": 30.0,
+        return {**LogisticRegressionClassifier.get_default_config(), "C": 100.0,
                 "sublinear_tf": True}  # fmt: skip
 
     def __init__(
@@ -97,3 +98,26 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
                 ("logistic", logistic),
             ]
         )
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> TfidfLogisticRegressionClassifier:
+        import skops.io as sio
+
+        component = cls(config, execution_context.node_name, model_storage, resource)
+        with model_storage.read_from(resource) as model_dir:
+            path = model_dir / f"{resource.name}.skops"
+            untrusted = sio.get_untrusted_types(file=path)
+            # TfidfTransformer keeps its IDF weights in a SciPy sparse matrix; nothing else
+            # beyond skops' defaults may load.
+            unexpected = set(untrusted) - TRUSTED_SPARSE_TYPES
+            if unexpected:
+                raise ValueError(f"untrusted types in {path}: {sorted(unexpected)}")
+            component.clf = sio.load(path, trusted=untrusted)
+        return component
