@@ -34,7 +34,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def ensure_private_file(
-    path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+    path: Path, make: Callable[[], str] = lambda: secrets.token_hex(32)
 ) -> str:
     """Read a secret from `path`, creating it once with owner-only permissions."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +67,8 @@ class Stack:
     settings: Settings = field(default_factory=get_settings)
     bot_port: int | None = None
     actions_port: int | None = None
+    web_port: int | None = None
+    with_web: bool = True
     model: Path | None = None
     quiet: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -74,6 +76,7 @@ class Stack:
     def __post_init__(self) -> None:
         self.bot_port = self.bot_port or self.settings.bot_port
         self.actions_port = self.actions_port or self.settings.actions_port
+        self.web_port = self.web_port or self.settings.web_port
         self.model = self.model or self.settings.model_dir / MODEL_NAME
 
     @property
@@ -89,6 +92,10 @@ class Stack:
         return f"http://{self.host}:{self.actions_port}"
 
     @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}"
+
+    @property
     def token(self) -> str:
         return rasa_token(self.settings)
 
@@ -100,6 +107,7 @@ class Stack:
         env.update(
             {
                 "DATA_DIR": str(data),
+                "WEB_PORT": str(self.web_port),
                 "ACTION_ENDPOINT_URL": f"{self.actions_url}/webhook",
                 "TRACKER_DB": str(data / "tracker.db"),
                 "SANIC_HOST": self.host,
@@ -133,10 +141,12 @@ class Stack:
             "rasa",
             [str(VENV_BIN / "rasa"), "run", "--interface", self.host, "--port", str(self.bot_port),
              "--model", str(self.model), "--endpoints", "endpoints.yml",
-             "--credentials", "credentials.yml", "--enable-api", "--auth-token", self.token,
+             "--credentials", "credentials.yml", "--enable-api", f"--auth-token={self.token}",
              "--log-file", str(data / "logs" / "rasa.log")]
             + (["--quiet"] if level == "WARNING" else []),
         )  # fmt: skip
+        if self.with_web:
+            self._spawn("web", [str(VENV_BIN / "python"), "-m", "bot.web"])
         try:
             self.wait_ready(timeout)
         except BaseException:
@@ -147,12 +157,16 @@ class Stack:
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         ready = {"actions": False, "rasa": False}
+        if self.with_web:
+            ready["web"] = False
         while time.monotonic() < deadline:
             for name, proc in self.processes.items():
                 if proc.poll() is not None:
                     raise RuntimeError(f"the {name} server stopped (exit {proc.returncode})")
             if not ready["actions"]:
                 ready["actions"] = _get(f"{self.actions_url}/health")[0] == 200
+            if not ready.get("web", True):
+                ready["web"] = _get(f"{self.web_url}/healthz")[0] == 200
             if not ready["rasa"]:
                 status, body = _get(f"{self.bot_url}/status?token={self.token}")
                 with contextlib.suppress(ValueError):
@@ -207,6 +221,7 @@ def run_forever() -> int:
         stack.start()
         print(
             f"\nGuichet est prêt.\n"
+            f"  Console des médiateurs : {stack.web_url}/mediation/\n"
             f"  Rasa (canal REST) : {stack.bot_url}/webhooks/rest/webhook\n"
             f"  Serveur d'actions : {stack.actions_url}\n"
             f"  Données           : {settings.data_dir}\n"
