@@ -33,9 +33,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def ensure_private_file(
-    path: Path, make: Callable[[], str] = lambda: secrets.token_hex(32)
-) -> str:
+def ensure_private_file(path: Path, make: Callable[[], str] = lambda: secrets.token_hex(32)) -> str:
     """Read a secret from `path`, creating it once with owner-only permissions."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
@@ -68,7 +66,7 @@ class Stack:
     bot_port: int | None = None
     actions_port: int | None = None
     web_port: int | None = None
-    with_web: bool = True
+    with_web: bool = False  # the web app joins once it is in the tree
     model: Path | None = None
     quiet: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)

@@ -31,7 +31,9 @@ def test_a_token_starting_with_a_dash_is_passed_safely(tmp_path: Path, monkeypat
     monkeypatch.setattr(Stack, "_spawn", fake_spawn)
     monkeypatch.setattr(Stack, "wait_ready", lambda self, timeout: None)
     settings = Settings(Settings.from_env().values | {"DATA_DIR": str(tmp_path / "var")})
-    running = Stack(settings, bot_port=6001, actions_port=6002, web_port=6003, model=model)
+    running = Stack(
+        settings, bot_port=6001, actions_port=6002, web_port=6003, model=model, with_web=True
+    )
     running.start()
     assert "--auth-token=-abc" in seen["rasa"]
     assert seen["rasa"][seen["rasa"].index("--port") + 1] == "6001"
