@@ -20,7 +20,7 @@ SHELL_PORT ?= 5006
 export SANIC_HOST := 127.0.0.1
 TRAINING_INPUTS := $(shell find bot/data -name '*.yml' 2>/dev/null) config.yml domain.yml bot/nlu.py
 
-.PHONY: help setup train run shell test lint eval bench clean
+.PHONY: help setup train run shell test lint eval bench clean mediator
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,7 +33,18 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON310)
 	@touch $@
 
-setup: $(VENV)/.synced ## Install uv, the virtual environment and every dependency (idempotent)
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "Installez Chromium (paquet Debian chromium) pour les tests du navigateur." >&2; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+setup: $(VENV)/.synced node_modules/.package-lock.json $(CHROMIUM) ## Install uv, the virtual environment, browser packages and Chromium (idempotent)
 
 $(MODEL): $(TRAINING_INPUTS) $(VENV)/.synced
 	$(RASA) train --fixed-model-name guichet --out models --domain domain.yml --data bot/data --config config.yml
@@ -63,6 +74,10 @@ lint: setup ## ruff and mypy
 
 eval: setup train ## Route ../shared/eval/dev_routing.tsv (or EVAL_FILE=...) through the live REST channel
 	$(PY) -m bot.eval $(EVAL_FILE)
+
+mediator: setup ## Create a mediator account: make mediator NAME=camille (password asked)
+	@test -n "$(NAME)" || { echo "Usage : make mediator NAME=prenom" >&2; exit 1; }
+	$(PY) -m bot.accounts add $(NAME)
 
 clean: ## Remove trained models and test results (keeps var/ data)
 	rm -rf models var/results

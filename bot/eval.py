@@ -72,7 +72,13 @@ def main(argv: list[str]) -> int:
         if _get(base_url + "/")[0] != 200:
             print("Aucun serveur Rasa sur BOT_PORT : démarrage d'un serveur temporaire...")
             running = stack.enter_context(
-                Stack(settings, bot_port=free_port(), actions_port=free_port(), quiet=True)
+                Stack(
+                    settings,
+                    bot_port=free_port(),
+                    actions_port=free_port(),
+                    quiet=True,
+                    with_web=False,
+                )
             )
             base_url = running.bot_url
         result = evaluate(base_url, cases, ids)

@@ -90,7 +90,7 @@ class TfidfLogisticRegressionClassifier(LogisticRegressionClassifier):
         resource: Resource,
     ) -> None:
         super().__init__(config, name, model_storage, resource)
-        logistic = self.clf
+        logistic: Any = self.__dict__["clf"]  # the LogisticRegression the parent made
         logistic.set_params(C=float(self.config["C"]))
         self.clf = Pipeline(
             [

@@ -66,7 +66,7 @@ class Stack:
     bot_port: int | None = None
     actions_port: int | None = None
     web_port: int | None = None
-    with_web: bool = False  # the web app joins once it is in the tree
+    with_web: bool = True
     model: Path | None = None
     quiet: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)

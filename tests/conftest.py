@@ -104,6 +104,7 @@ def running_stack(tmp_path_factory):
         Settings({**settings.values, "DATA_DIR": str(data_dir)}),
         bot_port=free_port(),
         actions_port=free_port(),
+        web_port=free_port(),
         quiet=True,
     )
     stack.start()

@@ -24,3 +24,10 @@ def test_every_make_target_with_help_is_documented():
     assert "run" in targets and "test" in targets
     for target in targets:
         assert f"make {target}" in README, target
+
+
+def test_every_accounts_command_is_documented():
+    from bot.accounts import main  # noqa: F401 (the CLI exists)
+
+    for command in ("add", "passwd", "list", "remove"):
+        assert f"python -m bot.accounts {command}" in README, command

@@ -1,0 +1,563 @@
+"""Mediator accounts for the console, kept in `DATA_DIR/accounts.db`.
+
+`AccountStore` is the only code that writes to that database: it creates accounts with a
+scrypt password hash, checks logins and throttles repeated failures. `python -m bot.accounts`
+adds, lists and removes accounts and changes passwords from the command line; a password is
+never given on the command line (asked twice, or read from standard input for scripts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import getpass
+import hashlib
+import hmac
+import math
+import re
+import secrets
+import sqlite3
+import sys
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Literal, NoReturn
+
+from sqlite_utils import Database
+
+from bot.settings import Settings, get_settings
+
+DB_NAME = "accounts.db"
+
+# scrypt cost: about 50 ms and 16 MiB per hash. Stored with each hash, so raising them later
+# only changes new hashes; an old hash is rewritten at its owner's next successful login.
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+SCRYPT_DKLEN = 32
+SCRYPT_MAXMEM = 64 * 1024 * 1024
+SALT_BYTES = 16
+# Bounds on what a stored hash may ask for, so that a damaged row cannot stall a login.
+_MAX_N = 2**20
+_MAX_RP = 64
+
+NAME_MIN, NAME_MAX = 2, 40
+NAME_PATTERN = re.compile(r"[a-z0-9._-]+")
+PASSWORD_MIN = 10
+# The login form keeps the first 200 characters of what is typed: a longer password could
+# never be entered there.
+PASSWORD_MAX = 200
+
+# Throttling: too many failures for one name, or from one address, within the window
+# refuse further attempts (without checking the password) until the oldest ones age out.
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_NAME = 5
+MAX_FAILURES_PER_IP = 20
+ATTEMPTS_KEPT = timedelta(days=1)
+# What is recorded of an attempt is cut to these lengths (the form already limits them).
+_RECORDED_NAME_MAX = 100
+_RECORDED_IP_MAX = 64
+
+Clock = Callable[[], datetime]
+LoginStatus = Literal["ok", "bad", "throttled"]
+
+
+class AccountError(ValueError):
+    """A request the accounts cannot satisfy; the message is French, fit to show as is."""
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """Outcome of `AccountStore.check_login`: 'ok', 'bad' (unknown name, wrong password or
+    disabled account: never told apart) or 'throttled', then retry after `retry_after` s."""
+
+    status: LoginStatus
+    retry_after: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+# --- password hashing -----------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _password_bytes(password: str) -> bytes:
+    # NFC, so that the same password typed on two keyboards (composed or decomposed accents)
+    # gives the same bytes.
+    return unicodedata.normalize("NFC", password).encode("utf-8")
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    # OpenSSL needs about 128 * r * (n + p + 2) bytes; allow that when stored costs are raised.
+    maxmem = max(SCRYPT_MAXMEM, 128 * r * (n + p + 2) + 1024 * 1024)
+    return hashlib.scrypt(
+        _password_bytes(password), salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=maxmem
+    )
+
+
+def hash_password(password: str) -> str:
+    """`scrypt$N$r$p$<salt b64>$<hash b64>` for `password`, with a fresh random salt."""
+    salt = secrets.token_bytes(SALT_BYTES)
+    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def _parse_hash(stored: str) -> tuple[int, int, int, bytes, bytes] | None:
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        return None
+    try:
+        n, r, p = (int(part) for part in parts[1:4])
+        salt = base64.b64decode(parts[4], validate=True)
+        digest = base64.b64decode(parts[5], validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    if not (1 < n <= _MAX_N and n & (n - 1) == 0 and 0 < r <= _MAX_RP and 0 < p <= _MAX_RP):
+        return None
+    if not salt or not 16 <= len(digest) <= 64:
+        return None
+    return n, r, p, salt, digest
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether `password` matches `stored`, with the costs `stored` names (constant-time)."""
+    parsed = _parse_hash(stored)
+    if parsed is None:
+        return False
+    n, r, p, salt, digest = parsed
+    return hmac.compare_digest(_scrypt(password, salt, n, r, p, len(digest)), digest)
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether `stored` was made with other costs than the current ones."""
+    parsed = _parse_hash(stored)
+    return parsed is None or parsed[:3] != (SCRYPT_N, SCRYPT_R, SCRYPT_P)
+
+
+# Checked when a name is unknown, so that such a login costs one scrypt like any other and
+# its timing does not tell which names exist. No password gives an all-zero hash.
+_DUMMY_HASH = (
+    f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(bytes(SALT_BYTES))}${_b64(bytes(SCRYPT_DKLEN))}"
+)
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def normalize_name(name: str) -> str:
+    return name.strip().lower()
+
+
+def check_name(name: str) -> str:
+    """The account name as stored (trimmed, lowercased); `AccountError` when it is invalid."""
+    clean = normalize_name(name)
+    if not NAME_MIN <= len(clean) <= NAME_MAX:
+        raise AccountError(f"Le nom du compte doit compter de {NAME_MIN} à {NAME_MAX} caractères.")
+    if not NAME_PATTERN.fullmatch(clean):
+        raise AccountError(
+            "Le nom du compte ne peut contenir que des lettres sans accent, des chiffres "
+            "et les signes « . », « _ » et « - »."
+        )
+    return clean
+
+
+def check_password(password: str, name: str) -> None:
+    """`AccountError` when `password` is too weak for the account `name`."""
+    clean = unicodedata.normalize("NFC", password)
+    if len(clean) < PASSWORD_MIN:
+        raise AccountError(f"Le mot de passe doit compter au moins {PASSWORD_MIN} caractères.")
+    if len(clean) > PASSWORD_MAX:
+        raise AccountError(f"Le mot de passe ne doit pas dépasser {PASSWORD_MAX} caractères.")
+    if len(set(clean)) == 1:
+        raise AccountError("Le mot de passe ne peut pas répéter un seul et même caractère.")
+    if clean.strip().lower() == normalize_name(name):
+        raise AccountError("Le mot de passe ne peut pas être le nom du compte.")
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def _migration_1(db: Database) -> None:
+    statements = (
+        """CREATE TABLE mediators (
+            id INTEGER PRIMARY KEY,
+            name TEXT UNIQUE NOT NULL,
+            created_at TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+        )""",
+        # ok: 1 accepted, 0 refused. throttled: 1 when refused without checking the password;
+        # only checked failures (ok = 0, throttled = 0) count towards throttling.
+        """CREATE TABLE login_attempts (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            ip TEXT NOT NULL,
+            at TEXT NOT NULL,
+            ok INTEGER NOT NULL CHECK (ok IN (0, 1)),
+            throttled INTEGER NOT NULL DEFAULT 0 CHECK (throttled IN (0, 1))
+        )""",
+        "CREATE INDEX idx_login_attempts_name ON login_attempts(name, at)",
+        "CREATE INDEX idx_login_attempts_ip ON login_attempts(ip, at)",
+        "CREATE INDEX idx_login_attempts_at ON login_attempts(at)",
+    )
+    for sql in statements:
+        db.execute(sql)
+
+
+# Applied in order; the database's `PRAGMA user_version` is the number already applied.
+# A schema change is one more function appended here, never an edit of an applied one.
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1,)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _utc(moment: datetime) -> datetime:
+    # A naive datetime is taken as UTC so that an injected test clock cannot shift times.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    # Microseconds, always written, so that the strings sort like the moments they name.
+    return _utc(moment).isoformat(timespec="microseconds")
+
+
+# --- store ----------------------------------------------------------------------------------
+
+
+class AccountStore:
+    """The accounts database: mediators and login attempts. Safe to share between threads."""
+
+    def __init__(self, path: Path | str, *, clock: Clock = _utcnow) -> None:
+        self.path = path if str(path) == ":memory:" else Path(path)
+        self._clock = clock
+        # One connection may serve several threads (the web app); the lock keeps each
+        # transaction whole. Other processes are kept apart by SQLite's own locking.
+        self._lock = threading.RLock()
+        conn = sqlite3.connect(str(path), check_same_thread=False)
+        try:
+            # busy_timeout first, so that the WAL switch and the migrations wait for a
+            # concurrent opener instead of failing with "database is locked".
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA journal_mode=WAL")
+            self._db = Database(conn, execute_plugins=False)
+            self._migrate()
+        except BaseException:
+            conn.close()
+            raise
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, clock: Clock = _utcnow) -> AccountStore:
+        """The store at `settings.data_dir / "accounts.db"`, creating the folder when missing."""
+        settings = settings or get_settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(settings.data_dir / DB_NAME, clock=clock)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> AccountStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing
+
+    @contextmanager
+    def _write(self) -> Iterator[Database]:
+        """One write transaction; commits on success, rolls back on any error."""
+        with self._lock, self._db.conn:
+            # IMMEDIATE takes the write lock up front, so a concurrent writer waits for
+            # busy_timeout instead of failing half-way.
+            self._db.conn.execute("BEGIN IMMEDIATE")
+            yield self._db
+
+    @contextmanager
+    def _read(self) -> Iterator[Database]:
+        with self._lock, self._db.conn:
+            self._db.conn.execute("BEGIN")
+            yield self._db
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, migration in enumerate(MIGRATIONS, start=1):
+                if number > version:
+                    migration(db)
+            if version < len(MIGRATIONS):
+                db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def journal_mode(self) -> str:
+        with self._lock:
+            return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
+
+    @staticmethod
+    def _hash_of(db: Database, name: str) -> tuple[int, str, bool] | None:
+        row = db.execute(
+            "SELECT id, password_hash, disabled FROM mediators WHERE name = ?", [name]
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), bool(row[2]))
+
+    def _existing(self, db: Database, name: str) -> str:
+        clean = normalize_name(name)
+        if self._hash_of(db, clean) is None:
+            raise AccountError(f"Aucun compte « {clean} ».")
+        return clean
+
+    # -- accounts
+
+    def create(self, name: str, password: str) -> None:
+        """Add the account `name`; `AccountError` (in French) when anything is wrong."""
+        clean = check_name(name)
+        check_password(password, clean)
+        if self.exists(clean):
+            raise AccountError(f"Le compte « {clean} » existe déjà.")
+        # Hashed outside the transaction: 50 ms of scrypt need not hold the write lock.
+        password_hash = hash_password(password)
+        with self._write() as db:
+            if self._hash_of(db, clean) is not None:
+                raise AccountError(f"Le compte « {clean} » existe déjà.")
+            db.execute(
+                "INSERT INTO mediators (name, created_at, password_hash) VALUES (?, ?, ?)",
+                [clean, _iso(self._clock()), password_hash],
+            )
+
+    def set_password(self, name: str, password: str) -> None:
+        clean = normalize_name(name)
+        with self._read() as db:
+            self._existing(db, clean)
+        check_password(password, clean)
+        password_hash = hash_password(password)
+        with self._write() as db:
+            self._existing(db, clean)
+            db.execute(
+                "UPDATE mediators SET password_hash = ? WHERE name = ?", [password_hash, clean]
+            )
+
+    def set_disabled(self, name: str, disabled: bool = True) -> None:
+        """Refuse (or again accept) every login of `name`, keeping the account."""
+        with self._write() as db:
+            clean = self._existing(db, name)
+            db.execute("UPDATE mediators SET disabled = ? WHERE name = ?", [int(disabled), clean])
+
+    def is_disabled(self, name: str) -> bool:
+        with self._read() as db:
+            found = self._hash_of(db, normalize_name(name))
+        if found is None:
+            raise AccountError(f"Aucun compte « {normalize_name(name)} ».")
+        return found[2]
+
+    def remove(self, name: str) -> None:
+        with self._write() as db:
+            clean = self._existing(db, name)
+            db.execute("DELETE FROM mediators WHERE name = ?", [clean])
+
+    def names(self) -> list[str]:
+        """Every account name, disabled ones included, in alphabetical order."""
+        with self._read() as db:
+            return [row[0] for row in db.execute("SELECT name FROM mediators ORDER BY name")]
+
+    def exists(self, name: str) -> bool:
+        with self._read() as db:
+            return self._hash_of(db, normalize_name(name)) is not None
+
+    # -- logins
+
+    @staticmethod
+    def _wait(db: Database, sql: str, params: list[object], limit: int, now: datetime) -> float:
+        """Seconds until fewer than `limit` of the failures `sql` selects remain in the window.
+
+        `sql` selects `at` of the checked failures in the window, newest first."""
+        rows = db.execute(f"{sql} ORDER BY at DESC LIMIT {limit}", params).fetchall()
+        if len(rows) < limit:
+            return 0.0
+        oldest = datetime.fromisoformat(rows[-1][0])
+        return (oldest + THROTTLE_WINDOW - now).total_seconds()
+
+    def _throttle(self, db: Database, name: str, ip: str, now: datetime) -> float:
+        since = _iso(now - THROTTLE_WINDOW)
+        # A successful login ends that name's run of failures (not the address's).
+        by_name = self._wait(
+            db,
+            """SELECT at FROM login_attempts
+               WHERE name = ? AND ok = 0 AND throttled = 0 AND at > ?
+                 AND id > (SELECT COALESCE(MAX(id), 0) FROM login_attempts
+                           WHERE name = ? AND ok = 1)""",
+            [name, since, name],
+            MAX_FAILURES_PER_NAME,
+            now,
+        )
+        by_ip = self._wait(
+            db,
+            "SELECT at FROM login_attempts WHERE ip = ? AND ok = 0 AND throttled = 0 AND at > ?",
+            [ip, since],
+            MAX_FAILURES_PER_IP,
+            now,
+        )
+        return max(by_name, by_ip)
+
+    def check_login(self, name: str, password: str, ip: str) -> LoginResult:
+        """Check `password` for `name`, recording the attempt; see `LoginResult`."""
+        clean = normalize_name(name)[:_RECORDED_NAME_MAX]
+        ip = ip[:_RECORDED_IP_MAX]
+        now = _utc(self._clock())
+        with self._write() as db:
+            db.execute("DELETE FROM login_attempts WHERE at < ?", [_iso(now - ATTEMPTS_KEPT)])
+            wait = self._throttle(db, clean, ip, now)
+            if wait > 0:
+                db.execute(
+                    "INSERT INTO login_attempts (name, ip, at, ok, throttled) "
+                    "VALUES (?, ?, ?, 0, 1)",
+                    [clean, ip, _iso(now)],
+                )
+                return LoginResult("throttled", retry_after=max(1, math.ceil(wait)))
+            found = self._hash_of(db, clean)
+            # Recorded as a failure before the (slow) check, so that attempts running at
+            # the same time count against each other; turned into a success below.
+            attempt = db.execute(
+                "INSERT INTO login_attempts (name, ip, at, ok) VALUES (?, ?, ?, 0)",
+                [clean, ip, _iso(now)],
+            ).lastrowid
+        stored = found[1] if found else _DUMMY_HASH
+        matches = verify_password(password, stored)
+        if found is None or found[2] or not matches:
+            return LoginResult("bad")
+        rehashed = hash_password(password) if needs_rehash(stored) else None
+        with self._write() as db:
+            db.execute("UPDATE login_attempts SET ok = 1 WHERE id = ?", [attempt])
+            if rehashed is not None:
+                db.execute(
+                    "UPDATE mediators SET password_hash = ? WHERE id = ? AND password_hash = ?",
+                    [rehashed, found[0], stored],
+                )
+        return LoginResult("ok")
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse would repeat extra arguments, and an extra argument here is most likely a
+        # password: say what is wrong without echoing it.
+        if message.startswith("unrecognized arguments"):
+            message = (
+                "arguments en trop. Le mot de passe ne se donne jamais sur la ligne de "
+                "commande : il est demandé au clavier (ou lu avec --password-stdin)."
+            )
+        super().error(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m bot.accounts",
+        description="Comptes des médiateurs pour la console (base DATA_DIR/accounts.db).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="commande")
+    stdin_help = "lire le mot de passe sur une ligne de l'entrée standard (pour les scripts)"
+
+    add = commands.add_parser("add", help="créer un compte (mot de passe demandé deux fois)")
+    add.add_argument("name", metavar="NOM", help="nom du compte : a-z, 0-9, « . », « _ », « - »")
+    add.add_argument("--password-stdin", action="store_true", help=stdin_help)
+
+    passwd = commands.add_parser("passwd", help="changer le mot de passe d'un compte")
+    passwd.add_argument("name", metavar="NOM", help="nom du compte")
+    passwd.add_argument("--password-stdin", action="store_true", help=stdin_help)
+
+    remove = commands.add_parser("remove", help="supprimer un compte")
+    remove.add_argument("name", metavar="NOM", help="nom du compte")
+
+    commands.add_parser("list", help="lister les comptes")
+    return parser
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise AccountError("Aucun mot de passe reçu sur l'entrée standard.")
+        return line.rstrip("\r\n")
+    try:
+        first = getpass.getpass("Mot de passe : ")
+        second = getpass.getpass("Encore une fois : ")
+    except EOFError:
+        raise AccountError("Aucun mot de passe saisi.") from None
+    if not hmac.compare_digest(first.encode("utf-8"), second.encode("utf-8")):
+        raise AccountError("Les deux mots de passe ne correspondent pas.")
+    return first
+
+
+def _add(store: AccountStore, name: str, from_stdin: bool) -> int:
+    # The name is checked before the password is asked for, not after it is typed twice.
+    clean = check_name(name)
+    if store.exists(clean):
+        raise AccountError(f"Le compte « {clean} » existe déjà.")
+    store.create(clean, _read_password(from_stdin))
+    print(f"Compte « {clean} » créé.")
+    return 0
+
+
+def _passwd(store: AccountStore, name: str, from_stdin: bool) -> int:
+    clean = normalize_name(name)
+    if not store.exists(clean):
+        raise AccountError(f"Aucun compte « {clean} ».")
+    store.set_password(clean, _read_password(from_stdin))
+    print(f"Mot de passe du compte « {clean} » changé.")
+    return 0
+
+
+def _list(store: AccountStore) -> int:
+    names = store.names()
+    if not names:
+        print("Aucun compte.")
+        return 0
+    for name in names:
+        print(f"{name} (désactivé)" if store.is_disabled(name) else name)
+    print(f"{len(names)} compte(s).")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    with AccountStore.open(get_settings()) as store:
+        try:
+            if args.command == "add":
+                return _add(store, args.name, args.password_stdin)
+            if args.command == "passwd":
+                return _passwd(store, args.name, args.password_stdin)
+            if args.command == "remove":
+                clean = normalize_name(args.name)
+                store.remove(clean)
+                print(f"Compte « {clean} » supprimé.")
+                return 0
+            return _list(store)
+        except AccountError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\nAbandon.", file=sys.stderr)
+            return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

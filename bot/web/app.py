@@ -1,0 +1,91 @@
+"""Assemble the web app: one Starlette app, each front end its own module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.settings import Settings, get_settings
+from bot.web.mediation import Console
+from bot.web.security import SESSION_HOURS, session_secret
+
+HERE = Path(__file__).parent
+MAX_BODY_BYTES = 64 * 1024  # forms here are small; anything bigger is refused early
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response and refuses oversized bodies."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            response = PlainTextResponse("Envoi trop volumineux.", status_code=413)
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def to_console(request: Request) -> Response:
+    return RedirectResponse("/mediation/", status_code=307)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    console = Console(settings, templates)
+    routes = [
+        Route("/healthz", healthz),
+        Route("/mediation", to_console),
+        Mount("/mediation", routes=console.routes()),
+        Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(
+            SessionMiddleware,
+            secret_key=session_secret(settings),
+            session_cookie="guichet_session",
+            max_age=SESSION_HOURS * 3600,
+            same_site="strict",
+            https_only=False,
+        ),
+    ]
+    return Starlette(routes=routes, middleware=middleware)

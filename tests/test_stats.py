@@ -1,0 +1,623 @@
+"""The activity report: figures from the tracker store and the tickets, the period asked, the
+CSV export and the SVG charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import stats
+from bot.stats import (
+    GuideStats,
+    Report,
+    build_report,
+    parse_period,
+    report_csv,
+    svg_bar_chart,
+    svg_hours_chart,
+)
+from bot.tickets import TicketStore
+
+PARIS = ZoneInfo("Europe/Paris")
+SINCE = date(2024, 3, 4)
+UNTIL = date(2024, 3, 10)
+SVG = "{http://www.w3.org/2000/svg}"
+
+# The table Rasa's SQLTrackerStore creates.
+EVENTS_TABLE = """CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    sender_id TEXT NOT NULL,
+    type_name TEXT NOT NULL,
+    timestamp REAL,
+    intent_name TEXT,
+    action_name TEXT,
+    data TEXT
+)"""
+
+
+def paris(day: int, hour: int, minute: int = 0) -> float:
+    """Epoch seconds of a local time in Paris, in March 2024 (UTC+1)."""
+    return datetime(2024, 3, day, hour, minute, tzinfo=PARIS).timestamp()
+
+
+def utc(day: int, hour: int, minute: int = 0) -> float:
+    return datetime(2024, 3, day, hour, minute, tzinfo=timezone.utc).timestamp()
+
+
+class Tracker:
+    """A tracker.db file the test fills with Rasa-shaped events."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path)
+        self.conn.execute(EVENTS_TABLE)
+
+    def add(self, sender: str, type_name: str, at: float, **data: Any) -> None:
+        event = {"event": type_name, "timestamp": at, **data}
+        intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name")
+        self.raw(sender, type_name, at, json.dumps(event), intent=intent, action=data.get("name"))
+
+    def raw(
+        self,
+        sender: str,
+        type_name: str,
+        at: float,
+        data: str,
+        *,
+        intent: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name,"
+                " data) VALUES (?, ?, ?, ?, ?, ?)",
+                (sender, type_name, at, intent, action, data),
+            )
+
+    def user(self, sender: str, at: float, text: str, channel: str | None = None) -> None:
+        parse = {"intent": {"name": "x", "confidence": 0.9}, "entities": []}
+        metadata = {"channel": channel} if channel else {}
+        self.add(sender, "user", at, text=text, parse_data=parse, metadata=metadata)
+
+    def bot(self, sender: str, at: float, custom: dict[str, Any] | None, text: str = "…") -> None:
+        payload = {"buttons": None, "custom": custom}
+        self.add(sender, "bot", at, text=text, data=payload, metadata={})
+
+    def step(self, sender: str, at: float, guide: str, step: int, **extra: Any) -> None:
+        self.bot(sender, at, {"guide": guide, "step": step, "steps": 3, **extra})
+
+    def slot(self, sender: str, at: float, name: str, value: Any) -> None:
+        self.add(sender, "slot", at, name=name, value=value)
+
+
+@pytest.fixture
+def tracker(tmp_path: Path) -> Iterator[Tracker]:
+    made = Tracker(tmp_path / "tracker.db")
+    with closing(made.conn):
+        yield made
+
+
+class Clock:
+    """The tickets' clock, set by hand before each ticket."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2024, 3, 1, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: Clock) -> Iterator[TicketStore]:
+    with TicketStore(tmp_path / "tickets.db", clock=clock) as made:
+        yield made
+
+
+def add_ticket(store: TicketStore, at: float, reason: str, channel: str) -> None:
+    clock = store._clock
+    assert isinstance(clock, Clock)
+    clock.now = datetime.fromtimestamp(at, timezone.utc)
+    store.create(
+        sender_id=f"conv-{at}",
+        channel=channel,
+        reason=reason,
+        contact_preference="desk",
+        summary="Démarche : aucun guide en cours.",
+        transcript=[],
+    )
+
+
+def fill_week(t: Tracker) -> None:
+    """Several conversations across the days and hours of the week of 4 to 10 March 2024."""
+    # The visitor of the 3rd, late evening in Paris: before the period.
+    t.user("before", utc(3, 22, 30), "bonsoir", "kiosk")
+    # 23:30 UTC on the 3rd is 00:30 on the 4th in Paris: inside the period.
+    t.user("early", utc(3, 23, 30), "allo", "widget")
+
+    # a (kiosk) walks a guide to the end, with a repeated first step, and rates it "yes".
+    t.user("a", paris(4, 9, 15), "je dois payer mes impots", "kiosk")
+    t.step("a", paris(4, 9, 15), "impots.paiement", 1)
+    t.slot("a", paris(4, 9, 15), "guide_id", "impots.paiement")
+    t.user("a", paris(4, 9, 16), "/repeter", "kiosk")
+    t.step("a", paris(4, 9, 16), "impots.paiement", 1)  # the same start, shown again
+    t.user("a", paris(4, 9, 17), "/suivant", "kiosk")
+    t.step("a", paris(4, 9, 17), "impots.paiement", 2)
+    t.user("a", paris(4, 9, 18), "/precedent", "kiosk")
+    t.step("a", paris(4, 9, 18), "impots.paiement", 1)  # back to step 1: no new start
+    t.user("a", paris(4, 9, 19), "/suivant", "kiosk")
+    t.step("a", paris(4, 9, 19), "impots.paiement", 2)
+    t.user("a", paris(4, 9, 40), "/suivant", "kiosk")
+    t.step("a", paris(4, 9, 40), "impots.paiement", 3, completed=True)
+    t.user("a", paris(4, 9, 41), "/oui", "kiosk")
+    t.slot("a", paris(4, 9, 41), "guide_feedback", "yes")
+    t.slot("a", paris(4, 9, 41), "guide_id", None)
+    t.add("a", "action", paris(4, 9, 41), name="action_listen")
+
+    # b (widget) is not understood, starts a guide, stops, and starts it again.
+    t.user("b", paris(5, 14, 5), "bonjour", "widget")
+    t.bot("b", paris(5, 14, 5), {"fallback": "not_understood"})
+    t.user("b", paris(5, 14, 6), "aide caf", "kiosk")  # the first message sets the channel
+    t.step("b", paris(5, 14, 6), "caf.apl", 1)
+    t.slot("b", paris(5, 14, 6), "guide_id", "caf.apl")
+    t.user("b", paris(5, 14, 7), "stop", "widget")
+    t.bot("b", paris(5, 14, 7), None, text="D'accord, nous arrêtons le guide.")
+    t.slot("b", paris(5, 14, 7), "guide_id", None)
+    t.user("b", paris(5, 15, 0), "aide caf", "widget")
+    t.step("b", paris(5, 15, 0), "caf.apl", 1)  # a new start
+    t.bot("b", paris(5, 15, 0), {"menu": ["caf.apl"]})
+
+    # c (an unknown channel) asks for something not covered, then finishes a guide twice over.
+    t.user("c", paris(6, 20, 10), "carte grise", "tablette")
+    t.bot("c", paris(6, 20, 10), {"fallback": "not_covered"})
+    t.user("c", paris(6, 20, 11), "impots")
+    t.step("c", paris(6, 20, 11), "impots.paiement", 1)
+    t.user("c", paris(6, 20, 30), "/suivant")
+    t.step("c", paris(6, 20, 30), "impots.paiement", 3, completed=True)
+    t.user("c", paris(6, 20, 31), "/suivant")
+    t.step("c", paris(6, 20, 31), "impots.paiement", 3, completed=True)  # the same end again
+    t.user("c", paris(6, 20, 32), "/non")
+    t.slot("c", paris(6, 20, 32), "guide_feedback", "no")
+    t.slot("c", paris(6, 20, 32), "guide_feedback", None)
+    t.slot("c", paris(6, 20, 32), "handoff_offered", True)
+    t.raw("c", "user", paris(6, 20, 33), "{not json")  # a damaged row is skipped
+
+    # e finishes a guide started before the period, without writing in the period.
+    t.step("e", paris(2, 18, 0), "ants.permis", 1)
+    t.step("e", paris(7, 8, 0), "ants.permis", 3, completed=True)
+
+    # 23:30 UTC on the 10th is 00:30 on the 11th in Paris: after the period.
+    t.user("late", utc(10, 23, 30), "encore là ?", "kiosk")
+    t.bot("late", utc(10, 23, 30), {"fallback": "not_understood"})
+    t.step("late", utc(10, 23, 31), "late.guide", 1)
+
+
+def fill_tickets(store: TicketStore) -> None:
+    add_ticket(store, utc(1, 10), "asked", "kiosk")  # before the period
+    add_ticket(store, utc(3, 23, 30), "not_understood", "other")  # the 4th in Paris
+    add_ticket(store, paris(4, 10), "stuck", "kiosk")
+    add_ticket(store, paris(5, 15), "asked", "widget")
+    add_ticket(store, paris(10, 23, 59), "asked", "kiosk")
+    add_ticket(store, utc(10, 23, 30), "not_covered", "widget")  # the 11th in Paris
+
+
+# --- build_report ---------------------------------------------------------------------------
+
+
+def test_every_figure_of_the_report(tracker: Tracker, store: TicketStore):
+    fill_week(tracker)
+    fill_tickets(store)
+
+    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS)
+
+    assert (report.since, report.until, report.days) == (SINCE, UNTIL, 7)
+    assert report.conversations == 4  # early, a, b, c
+    assert report.visitor_messages == 1 + 7 + 4 + 5
+    assert report.fallbacks == 2
+    assert report.fallback_rate == pytest.approx(2 / 17)
+    assert report.guides == [
+        GuideStats("caf.apl", started=2, finished=0),
+        GuideStats("impots.paiement", started=2, finished=2),
+        GuideStats("ants.permis", started=0, finished=1),
+    ]
+    assert [g.completion_rate for g in report.guides] == [0.0, 1.0, None]
+    assert report.handoffs_by_reason == {
+        "asked": 2,
+        "stuck": 1,
+        "not_understood": 1,
+        "not_covered": 0,
+    }
+    assert report.handoffs == 4
+    assert report.tickets_by_channel == {"kiosk": 2, "widget": 1, "other": 1}
+    assert report.satisfaction == {"yes": 1, "no": 1}
+    hours = [0] * 24
+    hours[0] = 1  # early
+    hours[9] = 7  # a
+    hours[14] = 3  # b
+    hours[15] = 1
+    hours[20] = 5  # c
+    assert report.busiest_hours == hours
+    assert report.channels == {"kiosk": 1, "widget": 2, "other": 1}
+
+
+def test_days_are_local_days(tracker: Tracker, store: TicketStore):
+    fill_week(tracker)
+    fill_tickets(store)
+
+    last_day = build_report(tracker.path, store, UNTIL, UNTIL, PARIS)
+    assert last_day.visitor_messages == 0
+    assert last_day.handoffs_by_reason["asked"] == 1  # 23:59 in Paris, 22:59 UTC
+
+    next_day = build_report(tracker.path, store, date(2024, 3, 11), date(2024, 3, 11), PARIS)
+    assert next_day.conversations == 1
+    assert next_day.busiest_hours[0] == 1
+    assert next_day.fallbacks == 1
+    assert next_day.guides == [GuideStats("late.guide", 1, 0)]
+    assert next_day.handoffs_by_reason["not_covered"] == 1
+    assert next_day.tickets_by_channel == {"kiosk": 0, "widget": 1, "other": 0}
+
+    first_day = build_report(tracker.path, store, SINCE, SINCE, PARIS)
+    assert first_day.conversations == 2  # early (00:30 in Paris) and a
+    assert first_day.channels == {"kiosk": 1, "widget": 1, "other": 0}
+    assert first_day.handoffs_by_reason == {
+        "asked": 0,
+        "stuck": 1,
+        "not_understood": 1,
+        "not_covered": 0,
+    }
+
+    # The same instants in UTC days tell another story.
+    in_utc = build_report(tracker.path, store, date(2024, 3, 3), date(2024, 3, 3), timezone.utc)
+    assert in_utc.conversations == 2  # before and early
+    assert in_utc.busiest_hours[22] == in_utc.busiest_hours[23] == 1
+
+
+def test_tickets_are_read_page_by_page(
+    tracker: Tracker, store: TicketStore, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(stats, "TICKET_PAGE", 2)
+    for hour in range(7):
+        add_ticket(store, paris(5, 8 + hour), "stuck", "kiosk")
+    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS)
+    assert report.handoffs_by_reason["stuck"] == 7
+    assert report.tickets_by_channel["kiosk"] == 7
+
+
+def test_a_missing_tracker_store_gives_an_empty_report(tmp_path: Path, store: TicketStore):
+    missing = tmp_path / "absent" / "tracker.db"
+    report = build_report(missing, store, SINCE, UNTIL, PARIS)
+    assert report == Report(SINCE, UNTIL)
+    assert report.conversations == report.visitor_messages == report.fallbacks == 0
+    assert report.fallback_rate is None
+    assert report.guides == []
+    assert report.handoffs_by_reason == dict.fromkeys(
+        ("asked", "stuck", "not_understood", "not_covered"), 0
+    )
+    assert report.tickets_by_channel == {"kiosk": 0, "widget": 0, "other": 0}
+    assert report.satisfaction == {"yes": 0, "no": 0}
+    assert report.busiest_hours == [0] * 24
+    assert report.channels == {"kiosk": 0, "widget": 0, "other": 0}
+    assert not missing.exists()
+    assert not missing.parent.exists()
+
+    # Hand-offs still come from the tickets.
+    add_ticket(store, paris(5, 10), "asked", "widget")
+    report = build_report(missing, store, SINCE, UNTIL, PARIS)
+    assert report.handoffs_by_reason["asked"] == 1
+    assert report.conversations == 0
+
+
+def test_a_tracker_store_without_events_or_table(tmp_path: Path, store: TicketStore):
+    bare = tmp_path / "bare.db"
+    with closing(sqlite3.connect(bare)) as conn:
+        conn.execute("CREATE TABLE other (x)")
+    assert build_report(bare, store, SINCE, UNTIL, PARIS) == Report(SINCE, UNTIL)
+
+    empty = Tracker(tmp_path / "empty.db")
+    empty.conn.close()
+    assert build_report(empty.path, store, SINCE, UNTIL, PARIS) == Report(SINCE, UNTIL)
+
+
+def test_the_tracker_store_is_only_read(tracker: Tracker, store: TicketStore):
+    fill_week(tracker)
+    before = tracker.path.read_bytes()
+    build_report(tracker.path, store, SINCE, UNTIL, PARIS)
+    assert tracker.path.read_bytes() == before
+
+
+def test_a_reversed_period_is_refused(tracker: Tracker, store: TicketStore):
+    with pytest.raises(ValueError):
+        build_report(tracker.path, store, UNTIL, SINCE, PARIS)
+
+
+def test_completion_rate():
+    assert GuideStats("g", started=0, finished=0).completion_rate is None
+    assert GuideStats("g", started=0, finished=3).completion_rate is None
+    assert GuideStats("g", started=3, finished=2).completion_rate == pytest.approx(2 / 3)
+    assert GuideStats("g", started=4, finished=0).completion_rate == 0.0
+    # Guides started before the period and finished in it never make it more than 100 %.
+    assert GuideStats("g", started=1, finished=2).completion_rate == 1.0
+
+
+# --- parse_period ---------------------------------------------------------------------------
+
+TODAY = date(2024, 3, 31)
+
+
+def test_the_default_period_is_the_last_30_days():
+    assert parse_period(None, None, TODAY) == (date(2024, 3, 2), TODAY)
+    assert parse_period("", "  ", TODAY) == (date(2024, 3, 2), TODAY)
+    assert parse_period("2024-03-20", None, TODAY) == (date(2024, 3, 20), TODAY)
+    assert parse_period(None, "2024-02-29", TODAY) == (date(2024, 1, 31), date(2024, 2, 29))
+    assert parse_period("2024-01-01", "2024-01-01", TODAY) == (date(2024, 1, 1), date(2024, 1, 1))
+    # 366 days is the longest period: a whole leap year.
+    assert parse_period("2024-01-01", "2024-12-31", TODAY) == (
+        date(2024, 1, 1),
+        date(2024, 12, 31),
+    )
+    start, end = parse_period(None, None, TODAY)
+    assert (end - start).days + 1 == 30
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "message"),
+    [
+        ("2024-13-01", None, r"Date de début invalide : « 2024-13-01 ».*AAAA-MM-JJ"),
+        ("04/03/2024", None, r"Date de début invalide"),
+        (None, "demain", r"Date de fin invalide : « demain »"),
+        ("2024-03-10", "2024-03-04", r"La date de début \(10/03/2024\) est après la date de fin"),
+        ("2024-04-05", None, r"est après la date de fin \(31/03/2024\)"),
+        ("2023-01-01", "2024-01-02", r"La période ne peut pas dépasser 366 jours\."),
+    ],
+)
+def test_a_bad_period_is_explained_in_french(since: str | None, until: str | None, message: str):
+    with pytest.raises(ValueError, match=message):
+        parse_period(since, until, TODAY)
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def sections(text: str) -> list[list[list[str]]]:
+    """The CSV read back, cut into its sections at the empty lines."""
+    found: list[list[list[str]]] = [[]]
+    for row in csv.reader(io.StringIO(text)):
+        if row:
+            found[-1].append(row)
+        else:
+            found.append([])
+    return found
+
+
+def test_the_csv_report(tracker: Tracker, store: TicketStore):
+    fill_week(tracker)
+    fill_tickets(store)
+    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS)
+    out = io.StringIO()
+    report_csv(report, out)
+
+    indicators, guides, reasons, channels, satisfaction, hours = sections(out.getvalue())
+    assert indicators == [
+        ["indicateur", "valeur"],
+        ["début de la période", "2024-03-04"],
+        ["fin de la période", "2024-03-10"],
+        ["conversations", "4"],
+        ["messages des visiteurs", "17"],
+        ["messages non compris ou hors sujet", "2"],
+        ["taux de messages non compris", "11,8 %"],
+        ["guides démarrés", "4"],
+        ["guides terminés", "3"],
+        ["transmissions à un médiateur", "4"],
+    ]
+    assert guides == [
+        ["guide", "démarrés", "terminés", "taux"],
+        ["caf.apl", "2", "0", "0,0 %"],
+        ["impots.paiement", "2", "2", "100,0 %"],
+        ["ants.permis", "0", "1", ""],
+    ]
+    assert reasons == [
+        ["motif de transmission", "nombre"],
+        ["a demandé à parler à une personne", "2"],
+        ["bloqué(e) sur une étape", "1"],
+        ["le robot n'a pas compris la demande", "1"],
+        ["démarche sans guide", "0"],
+    ]
+    assert channels == [
+        ["canal", "conversations", "tickets"],
+        ["borne", "1", "2"],
+        ["site web", "2", "1"],
+        ["autre", "1", "1"],
+    ]
+    assert satisfaction == [["guide utile ?", "réponses"], ["oui", "1"], ["non", "1"]]
+    assert hours[0] == ["heure", "messages des visiteurs"]
+    assert len(hours) == 25
+    assert hours[1] == ["00 h", "1"]
+    assert hours[10] == ["09 h", "7"]
+    assert hours[24] == ["23 h", "0"]
+
+
+def test_csv_cells_that_look_like_formulas_are_defused():
+    report = Report(
+        SINCE,
+        UNTIL,
+        guides=[
+            GuideStats('=HYPERLINK("http://x")', 1, 1),
+            GuideStats("+cmd", 1, 0),
+            GuideStats("-2", 1, 0),
+            GuideStats("@sum", 1, 0),
+            GuideStats("normal", 1, 0),
+        ],
+    )
+    out = io.StringIO()
+    report_csv(report, out)
+    guides = sections(out.getvalue())[1]
+    assert [row[0] for row in guides[1:]] == [
+        '\'=HYPERLINK("http://x")',
+        "'+cmd",
+        "'-2",
+        "'@sum",
+        "normal",
+    ]
+
+
+def test_an_empty_report_as_csv():
+    out = io.StringIO()
+    report_csv(Report(SINCE, UNTIL), out)
+    parts = sections(out.getvalue())
+    assert len(parts) == 6
+    assert ["taux de messages non compris", ""] in parts[0]
+    assert parts[1] == [["guide", "démarrés", "terminés", "taux"]]
+
+
+# --- SVG ------------------------------------------------------------------------------------
+
+
+def parse(svg: str) -> ET.Element:
+    return ET.fromstring(svg)
+
+
+def labelled_by(root: ET.Element) -> tuple[str, str]:
+    """The text of the <title> and <desc> that aria-labelledby names."""
+    assert root.get("role") == "img"
+    ids = (root.get("aria-labelledby") or "").split()
+    assert len(ids) == 2
+    by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
+    title, desc = by_id[ids[0]], by_id[ids[1]]
+    assert (title.tag, desc.tag) == (f"{SVG}title", f"{SVG}desc")
+    return title.text or "", desc.text or ""
+
+
+def texts(root: ET.Element) -> list[str]:
+    return [el.text or "" for el in root.iter(f"{SVG}text")]
+
+
+def bars(root: ET.Element) -> list[ET.Element]:
+    return [el for el in root.iter(f"{SVG}rect") if el.get("class") == "bar"]
+
+
+def luminance(colour: str) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def test_a_bar_chart_is_accessible_svg():
+    svg = svg_bar_chart(
+        ["Payer ses impôts", "<script>alert(1)</script>", "Tom & Jerry"],
+        [12, 3, 0],
+        title="Guides démarrés <du 4 au 10 mars>",
+        description="Payer ses impôts : 12 ; les autres : 3 et 0.",
+    )
+    root = parse(svg)
+    assert 'role="img"' in svg
+    assert labelled_by(root) == (
+        "Guides démarrés <du 4 au 10 mars>",
+        "Payer ses impôts : 12 ; les autres : 3 et 0.",
+    )
+    assert "<script" not in svg
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+    assert "Tom &amp; Jerry" in svg
+    shown = texts(root)
+    assert "Payer ses impôts" in shown
+    assert "<script>alert(1)</script>" in shown
+    # Each bar ends with its value; the longest bar is the largest value.
+    assert [t for t in shown if t.isdigit()] == ["12", "3", "0"]
+    widths = [float(b.get("width") or "nan") for b in bars(root)]
+    assert widths[0] > widths[1] > widths[2] == 0
+    # Every colour used is readable on white.
+    for colour in set(re.findall(r"#[0-9a-fA-F]{6}", svg)):
+        assert (1.05) / (luminance(colour) + 0.05) >= 4.5, colour
+
+
+def test_bar_chart_edge_cases():
+    zeros = parse(svg_bar_chart(["a", "b"], [0, 0], title="Zéro", description="Rien."))
+    assert [b.get("width") for b in bars(zeros)] == ["0.0", "0.0"]
+    assert texts(zeros).count("0") == 2
+
+    empty = parse(svg_bar_chart([], [], title="Vide", description="Aucune donnée."))
+    assert labelled_by(empty) == ("Vide", "Aucune donnée.")
+    assert texts(empty) == ["Aucune donnée"]
+    assert bars(empty) == []
+
+    rates = parse(svg_bar_chart(["x", "y"], [0.5, 0.25], title="Taux", description="."))
+    assert "0,5" in texts(rates)
+    long = parse(svg_bar_chart(["m" * 200], [1], title="Long", description="."))
+    assert any(t.endswith("…") and len(t) < 200 for t in texts(long))
+
+    with pytest.raises(ValueError):
+        svg_bar_chart(["a"], [1, 2], title="t", description="d")
+
+
+def test_two_charts_on_one_page_do_not_share_ids():
+    one = parse(svg_bar_chart(["a"], [1], title="Un", description="d"))
+    two = parse(svg_bar_chart(["a"], [2], title="Deux", description="d"))
+    assert one.get("aria-labelledby") != two.get("aria-labelledby")
+
+
+def test_the_hours_chart_has_24_bars():
+    counts = [0] * 24
+    counts[9], counts[14] = 7, 3
+    svg = svg_hours_chart(counts, title="Heures <d'affluence>", description="Surtout 9 h.")
+    root = parse(svg)
+    assert labelled_by(root) == ("Heures <d'affluence>", "Surtout 9 h.")
+    found = bars(root)
+    assert len(found) == 24
+    heights = [float(b.get("height") or "nan") for b in found]
+    assert heights[9] > heights[14] > 0
+    assert heights.count(0.0) == 22
+    shown = texts(root)
+    assert [t for t in shown if t.endswith(" h")] == [f"{h} h" for h in range(0, 24, 3)]
+    assert "7" in shown and "3" in shown
+
+
+def test_the_hours_chart_with_no_message():
+    root = parse(svg_hours_chart([0] * 24, title="Heures", description="Aucun message."))
+    assert len(bars(root)) == 24
+    assert "Aucune donnée" in texts(root)
+    with pytest.raises(ValueError):
+        svg_hours_chart([1] * 23, title="t", description="d")
+
+
+def test_the_report_charts_together(tracker: Tracker, store: TicketStore):
+    fill_week(tracker)
+    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS)
+    guides = svg_bar_chart(
+        [g.guide_id for g in report.guides],
+        [g.started for g in report.guides],
+        title="Guides démarrés",
+        description="Nombre de guides démarrés par démarche.",
+    )
+    hours = svg_hours_chart(
+        report.busiest_hours, title="Messages par heure", description="Heures d'affluence."
+    )
+    assert len(bars(parse(guides))) == 3
+    assert len(bars(parse(hours))) == 24
+
+
+def test_charts_need_no_inline_style():
+    # The web app's Content-Security-Policy (style-src 'self') blocks style attributes.
+    for svg in (
+        svg_bar_chart(["a"], [1], title="t", description="d"),
+        svg_hours_chart([1] * 24, title="t", description="d"),
+    ):
+        assert all(el.get("style") is None for el in parse(svg).iter())
+        assert "<style" not in svg

@@ -1,0 +1,293 @@
+"""The mediators' console over HTTP: every route guarded, forms protected, bad input answered."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from bot.accounts import AccountStore
+from bot.settings import ROOT, Settings
+from bot.tickets import TicketStore
+from bot.web.app import create_app
+
+PASSWORD = "correct horse battery"
+TRANSCRIPT: list[dict[str, Any]] = [
+    {"at": "2026-11-20T09:00:00+00:00", "who": "visitor", "text": "<script>alert('x')</script>"},
+    {"at": "2026-11-20T09:00:01+00:00", "who": "bot", "text": "Étape 1 sur 5", "buttons": []},
+]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", knowledge)
+    stale = yaml.safe_load((knowledge / "cv.rediger.yml").read_text(encoding="utf-8"))
+    stale["verified_on"] = "2020-01-15"
+    text = yaml.safe_dump(stale, allow_unicode=True).replace("'2020-01-15'", "2020-01-15")
+    (knowledge / "cv.rediger.yml").write_text(text, encoding="utf-8")
+    values = Settings.from_env().values | {
+        "DATA_DIR": str(tmp_path / "var"),
+        "KNOWLEDGE_DIR": str(knowledge),
+    }
+    return Settings(values)
+
+
+@pytest.fixture
+def ticket_id(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with TicketStore.open(settings) as store:
+        ticket = store.create(
+            sender_id="conv-1",
+            channel="kiosk",
+            reason="stuck",
+            contact_preference="phone",
+            contact_detail="06 12 34 56 78",
+            visitor_sentence="je ne trouve pas mon avis",
+            guide_id="impots.avis_imposition",
+            step=2,
+            steps=7,
+            summary="Le visiteur est bloqué à l'étape 2.",
+            transcript=TRANSCRIPT,
+        )
+    return ticket.id
+
+
+@pytest.fixture
+def client(settings: Settings) -> TestClient:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with AccountStore.open(settings) as accounts:
+        accounts.create("camille", PASSWORD)
+    return TestClient(create_app(settings), follow_redirects=False)
+
+
+def text_of(response) -> str:
+    """The page as a reader sees it: entities such as &#39; turned back into characters."""
+    return html.unescape(response.text)
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def log_in(client: TestClient, password: str = PASSWORD) -> str:
+    token = csrf_of(client.get("/mediation/login").text)
+    response = client.post(
+        "/mediation/login", data={"name": "camille", "password": password, "csrf": token}
+    )
+    assert response.status_code == 303, response.text
+    return csrf_of(client.get("/mediation/").text)
+
+
+def console_routes(client: TestClient) -> list[tuple[str, str]]:
+    app: Any = client.app
+    mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/mediation")
+    found = []
+    for route in mount.routes:
+        route_any: Any = route
+        for method in sorted(route_any.methods or {"GET"}):
+            if method != "HEAD":
+                path = "/mediation" + route_any.path.replace("{ticket_id}", "1")
+                found.append((method, path))
+    return found
+
+
+def test_every_console_route_refuses_an_anonymous_request(client, ticket_id):
+    routes = console_routes(client)
+    assert len(routes) >= 12
+    for method, path in routes:
+        if path == "/mediation/login":
+            continue
+        response = client.request(method, path, data={"csrf": "x"} if method == "POST" else None)
+        if method == "GET":
+            assert response.status_code == 303, (method, path)
+            assert response.headers["location"] == "/mediation/login"
+        else:
+            assert response.status_code == 401, (method, path)
+            assert "Connectez-vous" in response.text
+    assert "06 12 34 56 78" not in client.get("/mediation/tickets/1").text
+
+
+def test_login_logout_and_session_cookie(client):
+    log_in(client)
+    cookie = client.cookies.get("guichet_session")
+    assert cookie
+    set_cookie = (
+        client.post(
+            "/mediation/login",
+            data={
+                "name": "camille",
+                "password": PASSWORD,
+                "csrf": csrf_of(client.get("/mediation/login").text),
+            },
+        )
+        .headers["set-cookie"]
+        .lower()
+    )
+    assert "httponly" in set_cookie and "samesite=strict" in set_cookie and "max-age" in set_cookie
+    token = csrf_of(client.get("/mediation/").text)
+    assert client.post("/mediation/logout", data={"csrf": token}).status_code == 303
+    assert client.get("/mediation/").status_code == 303
+
+
+def test_wrong_password_then_throttling(client):
+    for _ in range(5):
+        token = csrf_of(client.get("/mediation/login").text)
+        bad = client.post(
+            "/mediation/login", data={"name": "camille", "password": "faux mot", "csrf": token}
+        )
+        assert bad.status_code == 401 and "incorrect" in bad.text
+    token = csrf_of(client.get("/mediation/login").text)
+    locked = client.post(
+        "/mediation/login", data={"name": "camille", "password": PASSWORD, "csrf": token}
+    )
+    assert locked.status_code == 429 and "Trop d'essais" in text_of(locked)
+
+
+def test_login_needs_its_csrf_token(client):
+    response = client.post("/mediation/login", data={"name": "camille", "password": PASSWORD})
+    assert response.status_code == 403 and "expiré" in response.text
+
+
+def test_forms_refuse_a_missing_or_wrong_csrf_token(client, ticket_id):
+    log_in(client)
+    for data in ({"text": "note"}, {"text": "note", "csrf": "faux"}):
+        response = client.post(f"/mediation/tickets/{ticket_id}/notes", data=data)
+        assert response.status_code == 403 and "expiré" in text_of(response)
+
+
+def test_follow_up_a_ticket(client, ticket_id, settings):
+    token = log_in(client)
+    page = client.get(f"/mediation/tickets/{ticket_id}").text
+    assert "06 12 34 56 78" in page and "je ne trouve pas mon avis" in page
+    assert "&lt;script&gt;" in page and "<script>alert" not in page
+    base = f"/mediation/tickets/{ticket_id}"
+    assert client.post(f"{base}/assign", data={"csrf": token}).status_code == 303
+    assert (
+        client.post(f"{base}/notes", data={"csrf": token, "text": "Rappelé à 10 h"}).status_code
+        == 303
+    )
+    done = client.post(
+        f"{base}/status", data={"csrf": token, "status": "resolu", "note": "Avis imprimé"}
+    )
+    assert done.status_code == 303
+    assert client.post(f"{base}/erase-contact", data={"csrf": token}).status_code == 303
+    with TicketStore.open(settings) as store:
+        ticket = store.get(ticket_id)
+    assert ticket is not None
+    assert ticket.status == "resolu" and ticket.assigned_to == "camille"
+    assert ticket.contact_detail is None and ticket.summary  # erased, ticket kept
+    assert [n.text for n in ticket.notes] == ["Rappelé à 10 h", "Avis imprimé"]
+    actions = [(e.actor, e.action) for e in ticket.events]
+    for expected in ("seen", "assigned", "note", "status", "contact_erased"):
+        assert ("camille", expected) in actions
+
+
+def test_bad_input_gets_a_french_message_never_a_500(client, ticket_id):
+    token = log_in(client)
+    cases = [
+        (client.get("/mediation/tickets/999"), 404, "n'existe pas"),
+        (client.get("/mediation/tickets/abc"), 404, "n'existe pas"),
+        (client.get("/mediation/?since=hier"), 400, "Date invalide"),
+        (client.get("/mediation/?status=perdu"), 400, "Filtre inconnu"),
+        (client.get("/mediation/?page=-3"), 200, "Tickets de suivi"),
+        (client.get("/mediation/report?since=2026-13-01"), 400, ""),
+        (client.get("/mediation/report?since=2026-05-01&until=2026-01-01"), 400, ""),
+        (client.get("/mediation/export?format=xls"), 400, "Export impossible"),
+        (
+            client.post(
+                f"/mediation/tickets/{ticket_id}/notes", data={"csrf": token, "text": "x" * 5001}
+            ),
+            400,
+            "trop longue",
+        ),
+        (
+            client.post(
+                f"/mediation/tickets/{ticket_id}/notes", data={"csrf": token, "text": "   "}
+            ),
+            400,
+            "vide",
+        ),
+        (
+            client.post(
+                f"/mediation/tickets/{ticket_id}/status", data={"csrf": token, "status": "perdu"}
+            ),
+            400,
+            "Statut inconnu",
+        ),
+        (
+            client.post("/mediation/tickets/999/notes", data={"csrf": token, "text": "x"}),
+            404,
+            "n'existe pas",
+        ),
+    ]
+    for response, status, words in cases:
+        assert response.status_code == status, (response.request.url, response.text[:200])
+        assert words in text_of(response)
+    huge = client.post(
+        f"/mediation/tickets/{ticket_id}/notes", data={"csrf": token, "text": "x" * 100_000}
+    )
+    assert huge.status_code == 413
+
+
+def test_queue_filters_and_pagination(client, settings):
+    with TicketStore.open(settings) as store:
+        for number in range(25):
+            store.create(
+                sender_id=f"s{number}",
+                channel="widget" if number % 2 else "kiosk",
+                reason="asked",
+                contact_preference="desk",
+                summary="s",
+                transcript=[],
+            )
+    log_in(client)
+    first = client.get("/mediation/").text
+    assert first.count('href="/mediation/tickets/') == 20 and "Page suivante" in first
+    assert "non lu" in first
+    second = client.get("/mediation/?page=2").text
+    assert second.count('href="/mediation/tickets/') == 5
+    widget = client.get("/mediation/?channel=widget").text
+    assert widget.count('href="/mediation/tickets/') == 12
+
+
+def test_export_csv_is_audited(client, ticket_id, settings):
+    log_in(client)
+    response = client.get("/mediation/export?format=csv")
+    assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
+    assert "je ne trouve pas mon avis" in response.text
+    as_json = client.get("/mediation/export?format=json")
+    assert as_json.json()[0]["id"] == ticket_id
+    with TicketStore.open(settings) as store:
+        ticket = store.get(ticket_id)
+    assert ticket is not None
+    assert [e.action for e in ticket.events].count("export") == 2
+
+
+def test_report_and_its_csv(client, ticket_id):
+    log_in(client)
+    page = client.get("/mediation/report")
+    assert page.status_code == 200 and "<svg" in page.text and 'role="img"' in page.text
+    csv_file = client.get("/mediation/report.csv")
+    assert csv_file.status_code == 200 and "attachment" in csv_file.headers["content-disposition"]
+
+
+def test_guides_page_flags_old_guides(client):
+    log_in(client)
+    page = client.get("/mediation/guides").text
+    assert page.count("à revoir") == 1 and "https://www.impots.gouv.fr" in page
+
+
+def test_security_headers(client):
+    response = client.get("/mediation/login")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
