@@ -258,6 +258,7 @@ def test_queue_filters_and_pagination(client, settings):
     assert second.count('href="/mediation/tickets/') == 5
     widget = client.get("/mediation/?channel=widget").text
     assert widget.count('href="/mediation/tickets/') == 12
+    assert "Impôts (toutes)" in text_of(client.get("/mediation/"))
 
 
 def test_export_csv_is_audited(client, ticket_id, settings):

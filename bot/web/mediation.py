@@ -200,6 +200,7 @@ class Console:
             )
             counts = store.count_by_status()
         kept = {k: v for k, v in query.items() if k != "page" and v}
+        catalogue = load_catalogue(self.settings.knowledge_dir)
         return self.render(
             request,
             "mediation/queue.html",
@@ -212,7 +213,8 @@ class Console:
             statuses=STATUSES,
             reasons=REASONS,
             channels=CHANNELS,
-            guides=load_catalogue(self.settings.knowledge_dir).ids,
+            guides=catalogue.ids,
+            domains=[(d, catalogue.domain_title(d)) for d in catalogue.domains()],
         )
 
     # -- one ticket
