@@ -160,6 +160,12 @@ class ValidateHandoffForm(FormValidationAction):
         return {"handoff_problem": str(value or "").strip()[:MAX_SENTENCE_CHARS] or "-"}
 
 
+    def validate_handoff_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"handoff_consent": bool(value)}
+
+
 class ActionSubmitHandoff(Action):
     """With consent, create the follow-up ticket; without, keep nothing and say where to go."""
 

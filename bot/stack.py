@@ -214,7 +214,10 @@ def run_forever() -> int:
         nonlocal stopping
         stopping = True
 
+    # Explicit handlers: a shell may start `make run` with SIGINT ignored (in the background),
+    # and Ctrl-C must still stop every process.
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         stack.start()
         print(

@@ -277,3 +277,10 @@ async def test_consent_question_says_what_is_kept_and_for_how_long(make_tracker,
     messages, _ = await run(ActionAskHandoffConsent(), tracker, domain)
     assert "adresse e-mail" in messages[0]["text"] and "90 jours" in messages[0]["text"]
     assert markers(messages) == [{"handoff": "consent"}]
+
+
+async def test_consent_answer_is_kept_as_a_boolean(make_tracker, domain):
+    result, said = await validate(make_tracker("affirm"), domain, "handoff_consent", True)
+    assert result == {"handoff_consent": True} and said == []
+    result, _ = await validate(make_tracker("deny"), domain, "handoff_consent", False)
+    assert result == {"handoff_consent": False}
