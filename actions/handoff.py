@@ -159,7 +159,6 @@ class ValidateHandoffForm(FormValidationAction):
             return {"handoff_problem": "-"}
         return {"handoff_problem": str(value or "").strip()[:MAX_SENTENCE_CHARS] or "-"}
 
-
     def validate_handoff_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
