@@ -46,6 +46,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("ORG_PHONE", "01 23 45 67 89", "Phone number of the help desk."),
     Setting("ORG_DESK", "l'accueil, au rez-de-chaussée", "Where the mediator's desk is."),
+    Setting(
+        "WIDGET_ORIGINS",
+        "http://127.0.0.1:8000,http://localhost:8000",
+        "Web origins allowed to embed the widget (comma-separated).",
+    ),
+    Setting("IDLE_SECONDS", "180", "Kiosk: seconds without interaction before the idle warning."),
+    Setting("IDLE_COUNTDOWN_SECONDS", "30", "Kiosk: seconds of countdown before the wipe."),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -123,6 +130,20 @@ class Settings:
     @property
     def conversation_retention_days(self) -> int:
         return self._int("CONVERSATION_RETENTION_DAYS")
+
+    @property
+    def widget_origins(self) -> list[str]:
+        return [
+            o.strip().rstrip("/") for o in self.values["WIDGET_ORIGINS"].split(",") if o.strip()
+        ]
+
+    @property
+    def idle_seconds(self) -> int:
+        return self._int("IDLE_SECONDS")
+
+    @property
+    def idle_countdown_seconds(self) -> int:
+        return self._int("IDLE_COUNTDOWN_SECONDS")
 
     @property
     def tickets_db(self) -> Path:

@@ -106,6 +106,8 @@ class Stack:
             {
                 "DATA_DIR": str(data),
                 "WEB_PORT": str(self.web_port),
+                "BOT_PORT": str(self.bot_port),
+                "ACTIONS_PORT": str(self.actions_port),
                 "ACTION_ENDPOINT_URL": f"{self.actions_url}/webhook",
                 "TRACKER_DB": str(data / "tracker.db"),
                 "SANIC_HOST": self.host,

@@ -214,3 +214,16 @@ def purge_conversations(tracker_db: Path, *, keep: set[str], older_than: datetim
             ]
             conn.executemany("DELETE FROM events WHERE sender_id = ?", [(s,) for s in stale])
     return len(stale)
+
+
+def delete_conversation(tracker_db: Path, sender_id: str) -> int:
+    """Delete every event of one conversation (the visitor pressed « Effacer »)."""
+    tracker_db = Path(tracker_db)
+    if not tracker_db.exists():
+        return 0
+    with closing(_connect(tracker_db, "rw")) as conn:
+        if not _has_events_table(conn):
+            return 0
+        with conn:
+            cursor = conn.execute("DELETE FROM events WHERE sender_id = ?", (sender_id,))
+        return int(cursor.rowcount)

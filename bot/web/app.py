@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.settings import Settings, get_settings
+from bot.web.chat import ChatApi
 from bot.web.mediation import Console
 from bot.web.security import SESSION_HOURS, session_secret
 
@@ -66,19 +75,50 @@ async def to_console(request: Request) -> Response:
     return RedirectResponse("/mediation/", status_code=307)
 
 
+STATIC = HERE / "static"
+
+
+def static_page(
+    relative: str, media_type: str = "text/html; charset=utf-8"
+) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint serving one file of the static folder at a clean path."""
+
+    async def page(request: Request) -> Response:
+        path = STATIC / relative
+        if not path.exists():
+            return PlainTextResponse("Page introuvable.", status_code=404)
+        return FileResponse(path, media_type=media_type)
+
+    return page
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     console = Console(settings, templates)
+    chat = ChatApi(settings)
     routes = [
         Route("/healthz", healthz),
+        Route("/", static_page("kiosk/index.html")),
+        Route("/widget.js", static_page("widget/widget.js", "text/javascript; charset=utf-8")),
+        Route("/demo", static_page("demo/index.html")),
+        Route("/demo/horaires", static_page("demo/horaires.html")),
+        Route("/demo/hostile", static_page("demo/hostile.html")),
+        *chat.routes(),
         Route("/mediation", to_console),
         Mount("/mediation", routes=console.routes()),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [
         Middleware(SecurityHeaders),
+        # Host sites of the widget may call the chat API and load the widget's files.
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.widget_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+        ),
         Middleware(
             SessionMiddleware,
             secret_key=session_secret(settings),
