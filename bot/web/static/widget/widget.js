@@ -1,0 +1,475 @@
+/* Guichet website widget: a chat panel that any page embeds with one <script> tag.
+ *
+ * A classic script (not a module) so that host sites need nothing but the tag. It lives in
+ * a Shadow DOM with its own stylesheet in px, so the host page's CSS cannot break it and its
+ * CSS cannot leak out. Talking to the server and rendering bot messages are done by the
+ * shared chat module (/static/chat/chat.js), imported from the widget's own origin.
+ */
+(function () {
+  "use strict";
+
+  // currentScript only exists while this script runs for the first time: read it now.
+  const script = document.currentScript || document.querySelector("script[src$='/widget.js']");
+  if (window.GuichetWidget || document.getElementById("guichet-widget")) return; // loaded twice
+
+  const API_BASE = originOf(script && script.src);
+  const DEFAULT_COLOUR = "#1f4e79";
+  const DEFAULT_TITLE = "Aide aux démarches";
+  const DEFAULT_MAX_CHARS = 500;
+  const NOT_ANSWERING = "Le service ne répond pas. Vous pouvez demander de l'aide à l'accueil.";
+  const HUMAN_PAYLOAD = "/ask_human";
+  const HUMAN_TITLE = "Parler à un médiateur";
+  const TEXT_SIZES = [16, 18, 20, 22, 24];
+  // Keys of this prefix are the widget's; the chat module keeps the sender and the transcript.
+  const WIDGET_PREFIX = "guichet.widget.";
+  const OPEN_KEY = "guichet.widget.open";
+  const SIZE_KEY = "guichet.widget.textsize";
+
+  const data = (script && script.dataset) || {};
+  const settings = {
+    title: (data.title || "").trim() || DEFAULT_TITLE,
+    colour: usableColour(data.colour || data.color),
+    left: data.position === "left",
+    openByDefault: data.open === "true",
+  };
+  const storage = sessionStore();
+
+  function originOf(src) {
+    try {
+      return new URL(src, window.location.href).origin;
+    } catch (_) {
+      return window.location.origin;
+    }
+  }
+
+  /* The host's colour, only if it is #rrggbb and white text on it stays readable (4.5:1). */
+  function usableColour(value) {
+    const colour = String(value || "").trim();
+    if (!/^#[0-9a-fA-F]{6}$/.test(colour)) return DEFAULT_COLOUR;
+    const channel = (i) => {
+      const c = parseInt(colour.slice(i, i + 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    };
+    const luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+    return 1.05 / (luminance + 0.05) >= 4.5 ? colour : DEFAULT_COLOUR;
+  }
+
+  /* sessionStorage, or a memory stand-in when the browser refuses it (privacy modes). */
+  function sessionStore() {
+    try {
+      const store = window.sessionStorage;
+      store.setItem("guichet.widget.test", "1");
+      store.removeItem("guichet.widget.test");
+      return store;
+    } catch (_) {
+      const items = new Map();
+      return {
+        get length() { return items.size; },
+        key: (i) => Array.from(items.keys())[i] ?? null,
+        getItem: (k) => (items.has(k) ? items.get(k) : null),
+        setItem: (k, v) => { items.set(k, String(v)); },
+        removeItem: (k) => { items.delete(k); },
+        clear: () => { items.clear(); },
+      };
+    }
+  }
+
+  /* A tiny element builder: attributes and text only, never HTML strings. */
+  function el(tag, attributes, children) {
+    const node = document.createElement(tag);
+    Object.entries(attributes || {}).forEach(([name, value]) => {
+      if (value === true) node.setAttribute(name, "");
+      else if (value !== false && value != null) node.setAttribute(name, String(value));
+    });
+    (children || []).forEach((child) => {
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function chatIcon() {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "30");
+    svg.setAttribute("height", "30");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute(
+      "d",
+      "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 " +
+        "1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 " +
+        "0 3 1.5 1.5 0 0 0 0-3z"
+    );
+    svg.append(path);
+    return svg;
+  }
+
+  function build() {
+    const host = el("div", { id: "guichet-widget", lang: "fr" });
+    const shadow = host.attachShadow({ mode: "open" });
+    const stylesheet = el("link", { rel: "stylesheet", href: `${API_BASE}/static/widget/widget.css` });
+
+    const launcher = el(
+      "button",
+      {
+        type: "button",
+        class: "launcher",
+        "aria-label": "Ouvrir l'aide Guichet",
+        "aria-expanded": "false",
+        "aria-controls": "guichet-panel",
+      },
+      [chatIcon()]
+    );
+    const close = el("button", { type: "button", class: "close", "aria-label": "Fermer" }, [
+      el("span", { "aria-hidden": "true" }, ["×"]),
+    ]);
+    const human = el("button", { type: "button", class: "action" }, [HUMAN_TITLE]);
+    const erase = el("button", { type: "button", class: "action" }, ["Effacer la conversation"]);
+    const log = el("div", {
+      class: "log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-label": "Conversation",
+      tabindex: "0",
+    });
+    const typing = el("p", { class: "typing", role: "status", hidden: true }, ["Guichet écrit…"]);
+    const notice = el("p", { class: "notice", role: "status", hidden: true });
+    const input = el("input", {
+      id: "guichet-input",
+      type: "text",
+      autocomplete: "off",
+      enterkeyhint: "send",
+      spellcheck: "true",
+    });
+    const send = el("button", { type: "submit", class: "send" }, ["Envoyer"]);
+    const form = el("form", { class: "form", novalidate: true }, [
+      el("label", { for: "guichet-input" }, ["Votre message"]),
+      el("div", { class: "row" }, [input, send]),
+    ]);
+    const smaller = el("button", { type: "button", class: "size-button" }, [
+      el("span", { "aria-hidden": "true" }, ["A-"]),
+      el("span", { class: "visually-hidden" }, ["Réduire le texte"]),
+    ]);
+    const bigger = el("button", { type: "button", class: "size-button" }, [
+      el("span", { "aria-hidden": "true" }, ["A+"]),
+      el("span", { class: "visually-hidden" }, ["Agrandir le texte"]),
+    ]);
+    const sizeLabel = el("span", { id: "guichet-size-label" }, ["Taille du texte"]);
+    const sizes = el(
+      "div",
+      { class: "sizes", role: "group", "aria-labelledby": "guichet-size-label" },
+      [sizeLabel, smaller, bigger]
+    );
+    const panel = el(
+      "div",
+      { class: "panel", id: "guichet-panel", role: "dialog", "aria-label": settings.title, hidden: true },
+      [
+        el("div", { class: "header" }, [
+          el("div", { class: "header-top" }, [el("h2", { class: "title" }, [settings.title]), close]),
+          el("div", { class: "actions" }, [human, erase]),
+        ]),
+        log,
+        typing,
+        notice,
+        form,
+        sizes,
+      ]
+    );
+    const root = el("div", { class: settings.left ? "root left" : "root", lang: "fr", hidden: true }, [
+      launcher,
+      panel,
+    ]);
+    // A custom property set through the CSSOM, which a strict CSP on the host page allows.
+    root.style.setProperty("--guichet-colour", settings.colour);
+    shadow.append(stylesheet, root);
+    return { host, shadow, stylesheet, root, launcher, panel, close, human, erase, log, typing,
+      notice, form, input, send, smaller, bigger };
+  }
+
+  function start() {
+    const ui = build();
+    const state = {
+      chat: null, // {module, client} once the shared chat module is in
+      settings: { max_chars: DEFAULT_MAX_CHARS, org_name: "", common: [] },
+      generation: 0, // bumped by each erase: replies for an erased conversation are dropped
+      pending: 0, // messages waiting for a reply
+      erasing: false,
+      scrollOnOpen: false,
+    };
+
+    // The shared chat module, from the widget's own origin (the server sends it with CORS).
+    const ready = import(`${API_BASE}/static/chat/chat.js`).then((module) => {
+      const client = new module.ChatClient({ apiBase: API_BASE, channel: "widget", storage });
+      state.chat = { module, client };
+      return state.chat;
+    });
+    const configured = ready
+      .then(({ module, client }) =>
+        client.config().then((config) => {
+          state.settings = { ...module.DEFAULT_CONFIG, ...config };
+        })
+      )
+      .catch(() => {});
+    // The conversation of the previous pages of this tab, drawn again by the chat module
+    // before anything new is shown.
+    const restored = Promise.all([ready, configured])
+      .then(([{ module }]) => {
+        const transcript = module.loadTranscript(storage);
+        if (transcript.length) {
+          module.renderTranscript(ui.log, transcript, { onButton, speak: module.speak });
+          ui.log.scrollTop = ui.log.scrollHeight;
+          state.scrollOnOpen = !isOpen(); // a hidden panel cannot scroll yet
+        } else {
+          showWelcome();
+        }
+      })
+      .catch(() => {
+        renderNote(NOT_ANSWERING); // the chat module did not load
+      });
+
+    /* ---- conversation ---- */
+
+    function scrollTo(node) {
+      if (node && node.isConnected) ui.log.scrollTop = Math.max(0, node.offsetTop - 8);
+    }
+
+    function showNotice(text) {
+      ui.notice.textContent = text || "";
+      ui.notice.hidden = !text;
+    }
+
+    function setTyping(on) {
+      ui.typing.hidden = !on;
+    }
+
+    function renderNote(text) {
+      const note = el("p", { class: "note" }, [text]);
+      ui.log.append(note);
+      return note;
+    }
+
+    function onButton(title, payload) {
+      sendMessage(payload, title);
+    }
+
+    /* A greeting and the common démarches while the conversation is empty (never stored). */
+    function showWelcome() {
+      const { module } = state.chat;
+      const where = state.settings.org_name ? ` de ${state.settings.org_name}` : "";
+      const common = Array.isArray(state.settings.common) ? state.settings.common : [];
+      module.renderMessages(
+        ui.log,
+        [
+          {
+            text:
+              `Bonjour. Je suis Guichet, l'assistant${where}. Je vous guide pas à pas dans ` +
+              "vos démarches en ligne. Écrivez votre question ou choisissez un sujet. " +
+              "N'écrivez jamais de mot de passe.",
+            buttons: common.map((guide) => ({ title: guide.title, payload: `/${guide.id}` })),
+          },
+        ],
+        { onButton, speak: module.speak }
+      );
+    }
+
+    /* The chat module could not load: say so with plain text nodes. */
+    function renderUnavailable(shown) {
+      ui.log.append(el("div", { class: "gc-msg gc-visitor" }, [el("p", { class: "gc-text" }, [shown])]));
+      ui.log.append(
+        el("div", { class: "gc-msg gc-bot gc-error" }, [el("p", { class: "gc-text" }, [NOT_ANSWERING])])
+      );
+      ui.log.scrollTop = ui.log.scrollHeight;
+    }
+
+    function focusLost() {
+      const active = ui.shadow.activeElement;
+      return !active || !active.isConnected || active.disabled === true;
+    }
+
+    /* Sends `message` (typed text or a button payload), showing `shown` as the visitor's words.
+       The chat module stores both sides of the exchange in sessionStorage (saveTranscript). */
+    async function sendMessage(message, shown) {
+      if (state.erasing || !message) return;
+      let chat;
+      try {
+        await restored;
+        chat = await ready;
+      } catch (_) {
+        renderUnavailable(shown);
+        return;
+      }
+      const { module, client } = chat;
+      const generation = state.generation;
+      const retired = module.retireChoices(ui.log);
+      const mine = module.renderVisitor(ui.log, shown);
+      state.pending += 1;
+      setTyping(true); // first: the indicator makes the list shorter
+      scrollTo(mine);
+      const messages = await client.send(message, { shown });
+      if (generation !== state.generation) return; // erased meanwhile
+      state.pending = Math.max(0, state.pending - 1);
+      if (state.pending === 0) setTyping(false);
+      const bubbles = module.renderMessages(ui.log, messages, { onButton, speak: module.speak });
+      if (messages.some((m) => m.error)) {
+        retired.forEach((button) => { button.disabled = false; }); // let the visitor retry
+      }
+      scrollTo(mine);
+      // The pressed button is disabled now: keep the keyboard in the panel.
+      if (isOpen() && focusLost()) {
+        const next = bubbles.map((b) => b.querySelector(".gc-choice:not([disabled])")).find(Boolean);
+        (next || ui.log).focus();
+      }
+    }
+
+    async function sendTyped() {
+      // A leading "/" would be read by the bot as a button command: keep typed text plain.
+      const raw = ui.input.value.trim().replace(/^\/+\s*/, "");
+      ui.input.value = "";
+      if (!raw) return;
+      await configured;
+      let text = raw;
+      let cut = false;
+      if (state.chat) ({ text, cut } = state.chat.module.limitText(raw, state.settings.max_chars));
+      showNotice(
+        cut
+          ? `Votre message était trop long. Seuls les ${state.settings.max_chars} premiers ` +
+              "caractères ont été envoyés."
+          : ""
+      );
+      sendMessage(text, text);
+    }
+
+    function forgetWidgetKeys() {
+      const ours = [];
+      for (let i = 0; i < storage.length; i += 1) {
+        const key = storage.key(i);
+        if (key && key.startsWith(WIDGET_PREFIX)) ours.push(key);
+      }
+      ours.forEach((key) => storage.removeItem(key));
+    }
+
+    async function eraseConversation() {
+      if (state.erasing) return;
+      state.erasing = true;
+      state.generation += 1;
+      showNotice("");
+      let result = { erased: true };
+      try {
+        const { module, client } = await ready;
+        module.stopSpeaking();
+        // A new sender id and no stored transcript at once; the server deletes the old one.
+        result = (await client.erase()) || {};
+      } catch (_) {
+        result = { erased: true }; // nothing was ever sent without the chat module
+      }
+      forgetWidgetKeys();
+      if (state.chat) state.chat.module.clearTranscript(storage);
+      storage.setItem(OPEN_KEY, isOpen() ? "1" : "0");
+      ui.log.replaceChildren();
+      state.pending = 0;
+      setTyping(false);
+      renderNote("La conversation est effacée.");
+      if (result.error) {
+        showNotice(
+          "Le service n'a pas confirmé l'effacement. Vous pouvez demander de l'aide à l'accueil."
+        );
+      }
+      if (state.chat) showWelcome();
+      state.erasing = false;
+    }
+
+    /* ---- opening, closing, text size ---- */
+
+    function isOpen() {
+      return !ui.panel.hidden;
+    }
+
+    function open(focus) {
+      ui.panel.hidden = false;
+      ui.launcher.setAttribute("aria-expanded", "true");
+      ui.root.classList.add("is-open");
+      storage.setItem(OPEN_KEY, "1");
+      // Animate only when the visitor opens it, not when a new page restores it open.
+      ui.panel.classList.toggle("rise", focus !== false);
+      if (state.scrollOnOpen) {
+        state.scrollOnOpen = false;
+        ui.log.scrollTop = ui.log.scrollHeight;
+      }
+      if (focus !== false) ui.input.focus();
+    }
+
+    function close(focus) {
+      ui.panel.hidden = true;
+      ui.launcher.setAttribute("aria-expanded", "false");
+      ui.root.classList.remove("is-open");
+      storage.setItem(OPEN_KEY, "0");
+      if (state.chat) state.chat.module.stopSpeaking();
+      if (focus !== false) ui.launcher.focus();
+    }
+
+    function applySize(size) {
+      const index = Math.max(0, TEXT_SIZES.indexOf(size));
+      ui.panel.setAttribute("data-size", String(TEXT_SIZES[index]));
+      // aria-disabled rather than disabled: the focus stays on the button at either end.
+      ui.smaller.setAttribute("aria-disabled", String(index === 0));
+      ui.bigger.setAttribute("aria-disabled", String(index === TEXT_SIZES.length - 1));
+      return TEXT_SIZES[index];
+    }
+
+    function stepSize(delta) {
+      const current = Number(ui.panel.getAttribute("data-size")) || TEXT_SIZES[0];
+      const index = TEXT_SIZES.indexOf(current) + delta;
+      if (index < 0 || index >= TEXT_SIZES.length) return;
+      storage.setItem(SIZE_KEY, String(applySize(TEXT_SIZES[index])));
+    }
+
+    /* ---- events ---- */
+
+    ui.launcher.addEventListener("click", () => (isOpen() ? close() : open()));
+    ui.close.addEventListener("click", () => close());
+    ui.human.addEventListener("click", () => sendMessage(HUMAN_PAYLOAD, HUMAN_TITLE));
+    ui.erase.addEventListener("click", () => eraseConversation());
+    ui.smaller.addEventListener("click", () => stepSize(-1));
+    ui.bigger.addEventListener("click", () => stepSize(1));
+    ui.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      sendTyped();
+    });
+    ui.root.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && isOpen()) {
+        event.stopPropagation();
+        close();
+      }
+    });
+
+    /* ---- start ---- */
+
+    applySize(Number(storage.getItem(SIZE_KEY)) || TEXT_SIZES[0]);
+    const stored = storage.getItem(OPEN_KEY);
+    if (stored === "1" || (stored === null && settings.openByDefault)) open(false);
+
+    // Show the widget once its stylesheet is in, so the host never sees it unstyled.
+    let shown = false;
+    const reveal = () => {
+      if (shown) return;
+      shown = true;
+      ui.root.hidden = false;
+      window.GuichetWidget = {
+        open: () => open(),
+        close: () => close(),
+        sender: () => (state.chat ? state.chat.client.sender : storage.getItem("guichet.sender")),
+      };
+    };
+    ui.stylesheet.addEventListener("load", reveal);
+    ui.stylesheet.addEventListener("error", reveal);
+    window.setTimeout(reveal, 5000);
+    document.body.append(ui.host);
+
+  }
+
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start, { once: true });
+})();

@@ -1,0 +1,144 @@
+"""The kiosk page and the website widget in a real browser (Debian chromium + Playwright).
+
+Against the real servers: walk a guide by tapping, hand off at the kiosk, the idle wipe,
+the widget on the demo site across pages and on a hostile page, axe-core on both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+
+import pytest
+
+from bot.tickets import TicketStore
+from tests.test_browser_console import AXE, CHROMIUM, CHROMIUM_ARGS, SHOTS
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM.exists() and AXE.exists(), "`make setup` installs chromium and axe-core"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+def axe_serious(page, include: str | None = None) -> list:
+    page.add_script_tag(path=str(AXE))
+    context = f"{{include: [['{include}']]}}" if include else "document"
+    result = page.evaluate(f"async () => await axe.run({context})")
+    return [(v["id"], v["impact"]) for v in result["violations"]
+            if v["impact"] in ("serious", "critical")]  # fmt: skip
+
+
+def events_of(stack, sender: str) -> int:
+    path = stack.settings.tracker_db
+    with closing(sqlite3.connect(path)) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?",
+                                (sender,)).fetchone()[0])  # fmt: skip
+
+
+def kiosk(browser, url: str, width: int = 1920, height: int = 1080):
+    context = browser.new_context(bypass_csp=True, viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(url)
+    return context, page
+
+
+def test_kiosk_walks_a_guide_by_tapping(browser, running_stack):
+    context, page = kiosk(browser, f"{running_stack.web_url}/")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "kiosk-landscape.png"))
+    assert axe_serious(page) == []
+    page.get_by_role("button", name="Écrire ou améliorer votre CV").click()
+    page.get_by_text("Étape 1 sur", exact=False).first.wait_for()
+    for _ in range(20):
+        if page.get_by_text("Bravo", exact=False).count():
+            break
+        page.get_by_role("button", name="Étape suivante").last.click()
+        page.wait_for_timeout(300)
+        page.wait_for_load_state("networkidle")
+    assert page.get_by_text("Bravo", exact=False).count() == 1
+    assert page.locator("progress").last.get_attribute("value") is not None
+    context.close()
+
+
+def test_kiosk_handoff_creates_a_kiosk_ticket(browser, running_stack):
+    context, page = kiosk(browser, f"{running_stack.web_url}/", 1080, 1920)
+    page.screenshot(path=str(SHOTS / "kiosk-portrait.png"))
+    page.get_by_role("button", name="Parler à un médiateur").first.click()
+    page.get_by_role("button", name="À l'accueil, maintenant").click()
+    page.get_by_role("button", name="Passer").click()
+    page.get_by_role("button", name="Oui, j'accepte").click()
+    page.get_by_text("numéro de demande", exact=False).wait_for()
+    sender = page.evaluate("() => window.guichetKiosk.sender()")
+    with TicketStore(running_stack.settings.tickets_db) as store:
+        tickets = [t for t in store.list(limit=1000) if t.sender_id == sender]
+    assert len(tickets) == 1 and tickets[0].channel == "kiosk"
+    context.close()
+
+
+def test_kiosk_idle_wipe_leaves_nothing(browser, running_stack):
+    context, page = kiosk(browser, f"{running_stack.web_url}/?idle=3&countdown=2")
+    page.get_by_label("Votre message").fill("je dois faire ma declaration d impot")
+    page.get_by_label("Votre message").press("Enter")
+    page.get_by_text("Étape 1 sur", exact=False).first.wait_for()
+    sender = page.evaluate("() => window.guichetKiosk.sender()")
+    assert events_of(running_stack, sender) > 0
+    page.get_by_text("Êtes-vous toujours là ?").wait_for(timeout=10_000)
+    page.wait_for_function("() => !document.body.innerText.includes('Étape 1 sur')", timeout=10_000)
+    assert page.evaluate("() => sessionStorage.length + localStorage.length") == 0
+    assert "déclaration" not in page.locator("[role=log]").inner_text().lower()
+    assert page.evaluate("() => window.guichetKiosk.sender()") != sender
+    assert events_of(running_stack, sender) == 0
+    context.close()
+
+
+def widget_open(page) -> None:
+    page.get_by_role("button", name="Ouvrir l'aide Guichet").click()
+    page.get_by_label("Votre message").wait_for()
+
+
+def test_widget_survives_navigation_and_erases(browser, running_stack):
+    context = browser.new_context(bypass_csp=True, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{running_stack.web_url}/demo")
+    widget_open(page)
+    page.get_by_label("Votre message").fill("jveux fair mon cv svp")
+    page.get_by_label("Votre message").press("Enter")
+    page.get_by_text("Étape 1 sur", exact=False).first.wait_for()
+    page.get_by_role("button", name="Étape suivante").last.click()
+    page.get_by_text("Étape 2 sur", exact=False).first.wait_for()
+    page.screenshot(path=str(SHOTS / "widget-phone.png"))
+    assert axe_serious(page, "#guichet-widget") == []
+    sender = page.evaluate("() => window.GuichetWidget.sender()")
+    page.goto(f"{running_stack.web_url}/demo/horaires")
+    page.wait_for_function("() => window.GuichetWidget !== undefined")
+    if not page.get_by_label("Votre message").is_visible():
+        widget_open(page)
+    page.get_by_text("Étape 2 sur", exact=False).first.wait_for()
+    assert page.evaluate("() => window.GuichetWidget.sender()") == sender
+    page.get_by_role("button", name="Effacer la conversation").click()
+    page.wait_for_function("() => !document.getElementById('guichet-widget')"
+                           ".shadowRoot.textContent.includes('Étape 2 sur')")  # fmt: skip
+    assert events_of(running_stack, sender) == 0
+    context.close()
+
+
+def test_widget_stays_usable_on_a_hostile_page(browser, running_stack):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{running_stack.web_url}/demo/hostile")
+    widget_open(page)
+    page.get_by_label("Votre message").fill("je veux faire mon cv")
+    page.get_by_role("button", name="Envoyer").click()
+    page.get_by_text("Étape 1 sur", exact=False).first.wait_for()  # a real reply arrived
+    box = page.get_by_label("Votre message").bounding_box()
+    assert box and box["width"] > 100 and box["height"] < 200
+    page.screenshot(path=str(SHOTS / "widget-hostile.png"))
+    context.close()
