@@ -48,3 +48,15 @@ def clean_message(raw: Any, max_chars: int) -> CleanMessage:
     if len(text) > max_chars:
         return CleanMessage(text[:max_chars].rstrip(), truncated=True)
     return CleanMessage(text)
+
+
+def masked_text(raw: Any, max_chars: int) -> str:
+    """What may be kept of a visitor's message: cleaned, secrets and contact details masked.
+
+    The REST channel stores this form; front ends keep this form, never the raw text.
+    """
+    from bot.contacts import find_contacts
+    from bot.privacy import redact
+
+    text, _ = find_contacts(redact(clean_message(raw, max_chars).text).text)
+    return text

@@ -130,6 +130,23 @@ def test_widget_survives_navigation_and_erases(browser, running_stack):
     context.close()
 
 
+def test_widget_keeps_only_masked_text_in_session_storage(browser, running_stack):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{running_stack.web_url}/demo")
+    widget_open(page)
+    page.get_by_label("Votre message").fill("voici ma carte 4970 1012 3456 7893 pour payer")
+    page.get_by_label("Votre message").press("Enter")
+    # the reply is saved with the visitor's words, as the server masked them
+    page.wait_for_function(
+        "() => (sessionStorage.getItem('guichet.transcript') || '').includes('carte masqué')"
+    )
+    stored = page.evaluate("() => JSON.stringify(Object.assign({}, sessionStorage))")
+    assert "4970" not in stored and "7893" not in stored
+    assert "voici ma carte [numéro de carte masqué] pour payer" in stored
+    context.close()
+
+
 def test_widget_stays_usable_on_a_hostile_page(browser, running_stack):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()

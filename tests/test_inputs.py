@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.inputs import clean_message
+from bot.inputs import clean_message, masked_text
 from bot.nlu import fold
 
 
@@ -43,3 +43,10 @@ def test_lines_are_kept_but_trimmed():
 def test_fold():
     assert fold("Déclaration d’IMPÔTS") == "declaration d'impots"
     assert fold("cœur") == "coeur"
+
+
+def test_masked_text_is_what_may_be_kept():
+    assert masked_text("mdp: Soleil2024! tel 06 12 34 56 78", 100) == (
+        "mdp: [mot de passe masqué] tel [téléphone]"
+    )
+    assert masked_text("\x00", 100) == ""

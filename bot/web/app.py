@@ -23,7 +23,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.settings import Settings, get_settings
-from bot.web.chat import ChatApi
+from bot.web.chat import VISITOR_TEXT_HEADER, ChatApi
 from bot.web.mediation import Console
 from bot.web.security import SESSION_HOURS, session_secret
 
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allow_origins=settings.widget_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
+            expose_headers=[VISITOR_TEXT_HEADER],
         ),
         Middleware(
             SessionMiddleware,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from starlette.requests import Request
@@ -16,10 +17,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.guides import load_catalogue
+from bot.inputs import masked_text
 from bot.settings import Settings
 from bot.tickets import TicketStore
 from bot.transcript import delete_conversation
 
+# The visitor's message as Guichet keeps it (secrets masked), for the front end's own copy.
+VISITOR_TEXT_HEADER = "X-Guichet-Visitor-Text"
 NOT_ANSWERING = "Le service ne répond pas. Vous pouvez demander de l'aide à l'accueil."
 SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CHANNELS = ("kiosk", "widget")
@@ -92,7 +96,8 @@ class ChatApi:
             return JSONResponse(answer.json(), status_code=400)
         if answer.status_code != 200:
             return error(NOT_ANSWERING, 502)
-        return JSONResponse(answer.json())
+        shown = masked_text(message, self.settings.max_message_chars)
+        return JSONResponse(answer.json(), headers={VISITOR_TEXT_HEADER: quote(shown)})
 
     async def erase(self, request: Request) -> Response:
         if self.origin_refused(request):

@@ -192,7 +192,8 @@ export class ChatClient {
       } catch {
         data = null; // not JSON (proxy error page, empty body…)
       }
-      return { ok: response.ok, status: response.status, data };
+      const visitor = response.headers.get("X-Guichet-Visitor-Text");
+      return { ok: response.ok, status: response.status, data, visitor };
     } catch (err) {
       const timeout = err && err.name === "AbortError";
       return { ok: false, status: 0, data: null, timeout };
@@ -238,22 +239,21 @@ export class ChatClient {
   send(text, { shown } = {}) {
     const message = String(text ?? "");
     const sender = this.#sender; // the conversation this message belongs to
-    if (this.#storage) {
-      const transcript = loadTranscript(this.#storage);
-      transcript.push({ who: "visitor", text: String(shown ?? message) });
-      saveTranscript(this.#storage, transcript);
-    }
     return this.#enqueue(async () => {
-      const { ok, data } = await this.#request("POST", "/api/chat", {
+      const { ok, data, visitor } = await this.#request("POST", "/api/chat", {
         sender,
         message,
         channel: this.#channel,
       });
       if (!ok || !Array.isArray(data)) return errorMessages(data);
       const messages = data.map(cleanMessage).filter(Boolean);
-      if (this.#storage && sender === this.#sender && messages.length) {
+      if (this.#storage && sender === this.#sender) {
+        // Browser storage only ever gets the masked text the server sends back (a card
+        // number typed by mistake must not stay in sessionStorage), or a button's title.
+        const kept = shown ?? (visitor ? decodeURIComponent(visitor) : "(message envoyé)");
         const transcript = loadTranscript(this.#storage);
-        transcript.push({ who: "bot", messages });
+        transcript.push({ who: "visitor", text: String(kept) });
+        if (messages.length) transcript.push({ who: "bot", messages });
         saveTranscript(this.#storage, transcript);
       }
       return messages;

@@ -308,7 +308,7 @@
       state.pending += 1;
       setTyping(true); // first: the indicator makes the list shorter
       scrollTo(mine);
-      const messages = await client.send(message, { shown });
+      const messages = await client.send(message, message === shown ? {} : { shown }); // typed: the masked copy is kept
       if (generation !== state.generation) return; // erased meanwhile
       state.pending = Math.max(0, state.pending - 1);
       if (state.pending === 0) setTyping(false);
