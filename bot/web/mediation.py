@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from bot import tickets as tickets_module
 from bot.accounts import AccountStore
 from bot.guides import load_catalogue
 from bot.settings import Settings
@@ -39,19 +40,11 @@ from bot.web.security import csrf_ok, csrf_token, current_mediator
 PAGE_SIZE = 20
 REVIEW_AFTER_DAYS = 365
 TZ = ZoneInfo("Europe/Paris")
-STATUS_LABELS = {
-    "nouveau": "Nouveau",
-    "en_cours": "En cours",
-    "resolu": "Résolu",
-    "abandonne": "Abandonné",
-}
-CHANNEL_LABELS = {"kiosk": "Borne", "widget": "Site web", "other": "Autre"}
-PREFERENCE_LABELS = {
-    "desk": "À l'accueil",
-    "phone": "Rappel par téléphone",
-    "email": "Réponse par e-mail",
-    "later": "Revient plus tard",
-}
+# The French words of the tickets CLI, capitalised for the console's labels.
+STATUS_LABELS = {k: v.capitalize() for k, v in tickets_module.STATUS_LABELS.items()}
+CHANNEL_LABELS = {k: v.capitalize() for k, v in tickets_module.CHANNEL_LABELS.items()}
+PREFERENCE_LABELS = {k: v.capitalize() for k, v in tickets_module.CONTACT_LABELS.items()}
+ACTION_LABELS = {k: v.capitalize() for k, v in tickets_module.ACTION_LABELS.items()}
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -77,6 +70,7 @@ class Console:
             CHANNEL_LABELS=CHANNEL_LABELS,
             REASON_LABELS=REASON_LABELS,
             PREFERENCE_LABELS=PREFERENCE_LABELS,
+            ACTION_LABELS=ACTION_LABELS,
         )
 
     # -- plumbing
