@@ -17,12 +17,9 @@ import hmac
 import math
 import re
 import secrets
-import sqlite3
 import sys
-import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +28,7 @@ from typing import Literal, NoReturn
 from sqlite_utils import Database
 
 from bot.settings import Settings, get_settings
+from bot.sqlite_store import SQLiteStore
 
 DB_NAME = "accounts.db"
 
@@ -238,26 +236,14 @@ def _iso(moment: datetime) -> str:
 # --- store ----------------------------------------------------------------------------------
 
 
-class AccountStore:
+class AccountStore(SQLiteStore):
     """The accounts database: mediators and login attempts. Safe to share between threads."""
 
     def __init__(self, path: Path | str, *, clock: Clock = _utcnow) -> None:
-        self.path = path if str(path) == ":memory:" else Path(path)
-        self._clock = clock
-        # One connection may serve several threads (the web app); the lock keeps each
-        # transaction whole. Other processes are kept apart by SQLite's own locking.
-        self._lock = threading.RLock()
-        conn = sqlite3.connect(str(path), check_same_thread=False)
-        try:
-            # busy_timeout first, so that the WAL switch and the migrations wait for a
-            # concurrent opener instead of failing with "database is locked".
-            conn.execute("PRAGMA busy_timeout=5000")
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._db = Database(conn, execute_plugins=False)
-            self._migrate()
-        except BaseException:
-            conn.close()
-            raise
+        super().__init__(path, clock=clock)
+
+    def migrations(self) -> Sequence[Callable[[Database], None]]:
+        return MIGRATIONS
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, clock: Clock = _utcnow) -> AccountStore:
@@ -265,51 +251,6 @@ class AccountStore:
         settings = settings or get_settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return cls(settings.data_dir / DB_NAME, clock=clock)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> AccountStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- plumbing
-
-    @contextmanager
-    def _write(self) -> Iterator[Database]:
-        """One write transaction; commits on success, rolls back on any error."""
-        with self._lock, self._db.conn:
-            # IMMEDIATE takes the write lock up front, so a concurrent writer waits for
-            # busy_timeout instead of failing half-way.
-            self._db.conn.execute("BEGIN IMMEDIATE")
-            yield self._db
-
-    @contextmanager
-    def _read(self) -> Iterator[Database]:
-        with self._lock, self._db.conn:
-            self._db.conn.execute("BEGIN")
-            yield self._db
-
-    def _migrate(self) -> None:
-        with self._write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, migration in enumerate(MIGRATIONS, start=1):
-                if number > version:
-                    migration(db)
-            if version < len(MIGRATIONS):
-                db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-
-    @property
-    def schema_version(self) -> int:
-        with self._lock:
-            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    @property
-    def journal_mode(self) -> str:
-        with self._lock:
-            return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
 
     @staticmethod
     def _hash_of(db: Database, name: str) -> tuple[int, str, bool] | None:

@@ -10,11 +10,8 @@ import argparse
 import builtins
 import csv
 import json
-import sqlite3
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import Any, TextIO
 from sqlite_utils import Database
 
 from bot.settings import Settings, get_settings
+from bot.sqlite_store import SQLiteStore
 from bot.transcript import REASON_LABELS, purge_conversations
 
 STATUSES: tuple[str, ...] = ("nouveau", "en_cours", "resolu", "abandonne")
@@ -226,28 +224,14 @@ def _check_actor(actor: str) -> None:
 # --- store ----------------------------------------------------------------------------------
 
 
-class TicketStore:
+class TicketStore(SQLiteStore):
     """The tickets database: schema, writes and reads. Safe to share between threads."""
 
     def __init__(self, path: Path | str, *, clock: Clock = _utcnow) -> None:
-        self.path = path if str(path) == ":memory:" else Path(path)
-        self._clock = clock
-        # One connection may serve several threads (the web app); the lock keeps each
-        # transaction whole. Other processes are kept apart by SQLite's own locking.
-        self._lock = threading.RLock()
-        conn = sqlite3.connect(str(path), check_same_thread=False)
-        try:
-            # busy_timeout first, so that the WAL switch and the migrations wait for a
-            # concurrent opener instead of failing with "database is locked".
-            conn.execute("PRAGMA busy_timeout=5000")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            # Plugins could change the connection; this store must behave the same everywhere.
-            self._db = Database(conn, execute_plugins=False)
-            self._migrate()
-        except BaseException:
-            conn.close()
-            raise
+        super().__init__(path, clock=clock)
+
+    def migrations(self) -> Sequence[Callable[[Database], None]]:
+        return MIGRATIONS
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, clock: Clock = _utcnow) -> TicketStore:
@@ -255,55 +239,6 @@ class TicketStore:
         settings = settings or get_settings()
         settings.tickets_db.parent.mkdir(parents=True, exist_ok=True)
         return cls(settings.tickets_db, clock=clock)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> TicketStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- plumbing
-
-    @contextmanager
-    def _write(self) -> Iterator[Database]:
-        """One write transaction; commits on success, rolls back on any error."""
-        with self._lock, self._db.conn:
-            # IMMEDIATE takes the write lock up front: a deferred transaction that reads
-            # then writes fails at once with SQLITE_BUSY when another writer got in first,
-            # whereas BEGIN IMMEDIATE simply waits for busy_timeout.
-            self._db.conn.execute("BEGIN IMMEDIATE")
-            yield self._db
-
-    @contextmanager
-    def _read(self) -> Iterator[Database]:
-        """One read transaction, so that several queries see the same snapshot."""
-        with self._lock, self._db.conn:
-            self._db.conn.execute("BEGIN")
-            yield self._db
-
-    def _migrate(self) -> None:
-        with self._write() as db:
-            # Read inside the write lock: two processes opening a new file at once must not
-            # both apply migration 1.
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, migration in enumerate(MIGRATIONS, start=1):
-                if number > version:
-                    migration(db)
-            if version < len(MIGRATIONS):
-                db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-
-    @property
-    def schema_version(self) -> int:
-        with self._lock:
-            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    @property
-    def journal_mode(self) -> str:
-        with self._lock:
-            return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
 
     def _now(self) -> str:
         return _iso(self._clock())

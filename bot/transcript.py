@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -191,14 +192,22 @@ def _epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
+@contextmanager
+def _writable_events(tracker_db: Path) -> Iterator[sqlite3.Connection | None]:
+    """A connection to change the events table, or None when there is none yet."""
+    tracker_db = Path(tracker_db)
+    if not tracker_db.exists():
+        yield None
+        return
+    with closing(_connect(tracker_db, "rw")) as conn:
+        yield conn if _has_events_table(conn) else None
+
+
 def purge_conversations(tracker_db: Path, *, keep: set[str], older_than: datetime) -> int:
     """Delete every conversation not in `keep` whose last event is older than `older_than`;
     returns how many conversations went."""
-    tracker_db = Path(tracker_db)
-    if not tracker_db.exists():
-        return 0
-    with closing(_connect(tracker_db, "rw")) as conn:
-        if not _has_events_table(conn):
+    with _writable_events(tracker_db) as conn:
+        if conn is None:
             return 0
         with conn:
             # Take the write lock before reading, so no event can land between the choice
@@ -218,11 +227,8 @@ def purge_conversations(tracker_db: Path, *, keep: set[str], older_than: datetim
 
 def delete_conversation(tracker_db: Path, sender_id: str) -> int:
     """Delete every event of one conversation (the visitor pressed « Effacer »)."""
-    tracker_db = Path(tracker_db)
-    if not tracker_db.exists():
-        return 0
-    with closing(_connect(tracker_db, "rw")) as conn:
-        if not _has_events_table(conn):
+    with _writable_events(tracker_db) as conn:
+        if conn is None:
             return 0
         with conn:
             cursor = conn.execute("DELETE FROM events WHERE sender_id = ?", (sender_id,))
