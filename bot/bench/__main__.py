@@ -1,0 +1,182 @@
+"""`make bench`: python -m bot.bench [--only understanding|serving] [--tiny] [...]
+
+Runs the understanding benchmark (three systems, two datasets) and the serving benchmark
+(`make run`, load at 1, 10 and 50 visitors, memory, training, first answer, cost of a turn),
+prints the tables, and writes docs/benchmarks.md and var/bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.bench import report
+from bot.settings import get_settings
+from bot.stack import MODEL_NAME, ROOT, VENV_BIN, free_port
+
+ANALYSIS = Path(__file__).with_name("analysis.md")
+
+
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+def run_understanding(args: argparse.Namespace) -> dict[str, Any]:
+    from bot.bench import datasets, understanding
+
+    settings = get_settings()
+    sets = [
+        datasets.ours(ROOT / "bot" / "data" / "nlu"),
+        datasets.massive_few_shot(settings.shared_dir / "bench" / "massive_fr" / "train.jsonl"),
+    ]
+    if args.tiny:
+        sets = [ds.shrink(intents=3, per_intent_train=6, per_intent_test=2) for ds in sets]
+    log("Understanding")
+    rows = understanding.run(sets, ROOT, diet_epochs=args.diet_epochs, only=args.systems, log=log)
+    return {
+        "datasets": [
+            {"name": ds.name, "description": ds.description, "n_train": len(ds.train),
+             "n_test": len(ds.test), "n_intents": len(ds.intents)}  # fmt: skip
+            for ds in sets
+        ],
+        "rows": [r.as_dict() for r in rows],
+    }
+
+
+def cold_training(rasa_args: list[str], workdir: Path) -> tuple[float, Path]:
+    """`rasa train ...` with an empty training cache; seconds and the model file."""
+    out = workdir / "models"
+    env = {**os.environ, "RASA_CACHE_DIRECTORY": str(workdir / "cache"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    start = time.perf_counter()
+    subprocess.run(  # noqa: S603 (our own training command)
+        [str(VENV_BIN / "rasa"), "train", *rasa_args, "--out", str(out),
+         "--fixed-model-name", "bench"],
+        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    models = sorted(out.glob("bench*.tar.gz"))
+    if not models:
+        raise RuntimeError("rasa train wrote no model")
+    return seconds, models[0]
+
+
+def run_serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    import asyncio
+
+    from bot.bench import serving
+
+    log("Serving")
+    out: dict[str, Any] = {}
+    if args.tiny:
+        nlu = workdir / "tiny_nlu.yml"
+        from bot.bench import datasets
+
+        tiny = datasets.ours(ROOT / "bot" / "data" / "nlu").shrink(3, 6, 0)
+        datasets.write_rasa_nlu(tiny.train, nlu)
+        rasa_args = ["nlu", "--nlu", str(nlu), "--config", "config.yml"]
+    else:
+        rasa_args = ["--domain", "domain.yml", "--data", "bot/data", "--config", "config.yml"]
+    seconds, model = cold_training(rasa_args, workdir / "training")
+    out["training_s"] = seconds
+    out["model_mb"] = model.stat().st_size / 1e6
+    log(f"  training {seconds:.0f} s, model {out['model_mb']:.1f} MB")
+
+    settings = get_settings()
+    ports = {"BOT_PORT": free_port(), "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
+    data_dir = workdir / "data"
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "DATA_DIR": str(data_dir),
+           "LOG_LEVEL": "WARNING"}  # fmt: skip
+    web_url = f"http://{settings.host}:{ports['WEB_PORT']}"
+    stack = serving.start_make_run(ROOT, env, web_url, log=workdir / "make_run.log")
+    try:
+        out["first_answer_s"] = stack.first_answer_s
+        log(f"  first answer {stack.first_answer_s:.1f} s after make run")
+        loads = []
+        levels = [(n, 0.0) for n in args.visitors] + [(n, args.reading_s) for n in args.paced]
+        for visitors, think in levels:
+            result = asyncio.run(serving.load(web_url, visitors, turns=args.turns, think_s=think))
+            loads.append(result.as_dict())
+            log(
+                f"  {visitors:>3} visitors{f' (reading {think:.1f} s)' if think else ''}: "
+                f"p50 {result.p50_ms:.0f} ms  p95 {result.p95_ms:.0f} ms  p99 "
+                f"{result.p99_ms:.0f} ms  {result.turns_per_s:.1f} turns/s  "
+                f"errors {result.errors}  off-script {result.unexpected}"
+            )
+        out["load"] = loads
+        out["error_samples"] = sorted({e for r in loads for e in r["error_samples"]})[:5]
+        out["rss_mb"] = serving.peak_rss(stack)
+        log("  peak memory " + ", ".join(f"{k} {v:.0f} MB" for k, v in out["rss_mb"].items()))
+        actions_url = f"http://{settings.host}:{ports['ACTIONS_PORT']}"
+        breakdown = serving.breakdown(
+            ROOT / "models" / MODEL_NAME, actions_url, workdir / "breakdown_tracker.db"
+        )
+        out["breakdown"] = breakdown.as_dict()
+        log(
+            f"  one turn in-process {breakdown.total_ms:.1f} ms: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in breakdown.parts_ms.items())
+        )
+    finally:
+        stack.stop()
+    return out
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot.bench", description=__doc__)
+    parser.add_argument("--only", choices=["understanding", "serving"])
+    parser.add_argument("--tiny", action="store_true", help="tiny inputs: checks the code paths")
+    parser.add_argument("--systems", nargs="*", default=[], help="guichet rasa_default tfidf_svm")
+    parser.add_argument("--diet-epochs", type=int, default=int(os.environ.get("DIET_EPOCHS", 30)))
+    parser.add_argument("--visitors", type=int, nargs="*", default=[1, 10, 50])
+    parser.add_argument("--paced", type=int, nargs="*", default=[50],
+                        help="visitor counts also run with reading time between turns")  # fmt: skip
+    parser.add_argument("--reading-s", type=float, default=2.0)
+    parser.add_argument("--turns", type=int, default=8)
+    parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench" / "results.json")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "command": "make bench" if not argv else "python -m bot.bench " + " ".join(argv),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": report.machine(),
+        "diet_epochs": args.diet_epochs,
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="guichet-bench-"))
+    try:
+        if args.only in (None, "understanding"):
+            results["understanding"] = run_understanding(args)
+        if args.only in (None, "serving"):
+            results["serving"] = run_serving(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    results["duration_s"] = time.perf_counter() - started
+    targets = report.understanding_targets(results.get("understanding", {}).get("rows", []))
+    targets += report.serving_targets(results.get("serving", {}))
+    results["targets"] = [t.__dict__ for t in targets]
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    analysis = ANALYSIS.read_text(encoding="utf-8") if ANALYSIS.exists() and not args.tiny else ""
+    text = report.markdown(results, analysis)
+    args.doc.parent.mkdir(parents=True, exist_ok=True)
+    args.doc.write_text(text, encoding="utf-8")
+    log("")
+    log(report.markdown(results))  # the tables, without the analysis
+    log(f"Written: {args.doc} and {args.json} ({results['duration_s'] / 60:.1f} min)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

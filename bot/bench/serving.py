@@ -1,0 +1,422 @@
+"""Serving benchmark: visitors walking guides through the chat API, under load.
+
+`load()` is an asyncio load generator, bounded in visitors, turns and time, that only talks
+to a loopback address. Each simulated visitor starts a guide with typed words and walks it
+for 8 turns with buttons and typed words, through `/api/chat` on the web app: the path the
+kiosk and the widget take (web app -> Rasa REST channel -> action server, SQL tracker store).
+
+`start_make_run()` starts the servers with `make run` itself, as a person would, and times
+the first answer. `peak_rss()` reads the peak resident memory of each server process from
+/proc. `breakdown()` runs turns inside one process with timers around Rasa's NLU, policy,
+action call and tracker store, so that we know where the time of a turn goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.client import route_of
+
+# Bounds: the generator refuses more than this, whatever it is asked.
+MAX_VISITORS = 200
+MAX_TURNS = 20
+MAX_SECONDS = 300.0
+TURN_TIMEOUT = 10.0
+
+NEXT, PREVIOUS, REPEAT, DETAIL = "/next_step", "/previous_step", "/repeat_step", "/step_detail"
+
+# First messages, typed the way visitors type (no accents, a few words); each starts a guide.
+STARTS = (
+    "je dois declarer mes impots",
+    "comment m inscrire a france travail",
+    "je veux faire un cv",
+    "jai recu un sms bizarre pour un colis",
+    "actualisation pole emploi",
+    "creer une adresse mail",
+)
+
+# The 7 turns after the first: (message, a guide marker expected in the reply).
+WALK: tuple[tuple[str, bool], ...] = (
+    (NEXT, True),
+    ("suivant", True),
+    (REPEAT, True),
+    ("c est quoi ca", False),
+    (PREVIOUS, True),
+    ("etape suivante", True),
+    (DETAIL, False),
+)
+
+
+@dataclass
+class Turn:
+    visitor: int
+    index: int
+    seconds: float
+    ok: bool
+    expected: bool  # the reply went where the script expected (a guide step)
+    error: str = ""
+
+
+@dataclass
+class LoadResult:
+    visitors: int
+    turns_per_visitor: int
+    think_s: float
+    turns: int
+    errors: int
+    unexpected: int
+    wall_s: float
+    turns_per_s: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    error_samples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def require_loopback(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ValueError(f"the load generator only talks to a loopback address, not {host!r}")
+
+
+def script(visitor: int, turns: int) -> list[tuple[str, bool]]:
+    """The messages of one visitor: a typed start, then the walk (repeated if longer)."""
+    steps = [(STARTS[visitor % len(STARTS)], True)]
+    while len(steps) < turns:
+        steps.extend(WALK)
+    return steps[:turns]
+
+
+async def _visitor(
+    post: Callable[[str, str], Awaitable[tuple[int, Any]]],
+    visitor: int,
+    turns: int,
+    think_s: float,
+    rng: random.Random,
+    out: list[Turn],
+) -> None:
+    sender = f"bench-{visitor:03d}-{uuid.uuid4().hex[:12]}"
+    for index, (message, wants_guide) in enumerate(script(visitor, turns)):
+        if think_s and index:
+            await asyncio.sleep(rng.uniform(0, 2 * think_s))
+        start = time.perf_counter()
+        try:
+            status, body = await post(sender, message)
+        except Exception as exc:  # noqa: BLE001 (every failure is an error of the run)
+            out.append(Turn(visitor, index, time.perf_counter() - start, False, False,
+                            f"{type(exc).__name__}: {exc}"[:200]))  # fmt: skip
+            continue
+        seconds = time.perf_counter() - start
+        ok = status == 200 and isinstance(body, list) and any(m.get("text") for m in body)
+        route = route_of(body) if ok else "none"
+        guide = route not in {"none", "fallback", "handoff", "menu"}
+        error = "" if ok else f"HTTP {status}: {str(body)[:160]}"
+        out.append(Turn(visitor, index, seconds, ok, ok and (guide or not wants_guide), error))
+
+
+async def load(
+    base_url: str,
+    visitors: int,
+    turns: int = 8,
+    think_s: float = 0.0,
+    seed: int = 7,
+    max_seconds: float = MAX_SECONDS,
+) -> LoadResult:
+    """`visitors` concurrent visitors, each walking `turns` turns through /api/chat."""
+    import httpx
+
+    require_loopback(base_url)
+    if not 1 <= visitors <= MAX_VISITORS or not 1 <= turns <= MAX_TURNS:
+        raise ValueError(f"at most {MAX_VISITORS} visitors and {MAX_TURNS} turns")
+    limits = httpx.Limits(max_connections=visitors, max_keepalive_connections=visitors)
+    out: list[Turn] = []
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=TURN_TIMEOUT, limits=limits, trust_env=False
+    ) as client:
+
+        async def post(sender: str, message: str) -> tuple[int, Any]:
+            response = await client.post(
+                "/api/chat", json={"sender": sender, "message": message, "channel": "kiosk"}
+            )
+            try:
+                return response.status_code, response.json()
+            except ValueError:
+                return response.status_code, response.text
+
+        rng = random.Random(seed)
+        start = time.perf_counter()
+        tasks = [
+            asyncio.create_task(_visitor(post, v, turns, think_s, random.Random(rng.random()), out))
+            for v in range(visitors)
+        ]
+        _, pending = await asyncio.wait(tasks, timeout=max_seconds)
+        for task in pending:
+            task.cancel()
+        wall = time.perf_counter() - start
+    missing = visitors * turns - len(out)  # turns never sent: the time bound was hit
+    latencies = [t.seconds * 1000 for t in out if t.ok] or [0.0]
+    errors = [t for t in out if not t.ok]
+    return LoadResult(
+        visitors=visitors,
+        turns_per_visitor=turns,
+        think_s=think_s,
+        turns=len(out),
+        errors=len(errors) + missing,
+        unexpected=sum(1 for t in out if t.ok and not t.expected),
+        wall_s=wall,
+        turns_per_s=len(out) / wall if wall else 0.0,
+        p50_ms=percentile(latencies, 50),
+        p95_ms=percentile(latencies, 95),
+        p99_ms=percentile(latencies, 99),
+        max_ms=max(latencies),
+        error_samples=sorted({t.error for t in errors})[:5],
+    )
+
+
+# --- the servers, as `make run` starts them ------------------------------------------------
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[bytes]
+    web_url: str
+    first_answer_s: float
+
+    def pids(self) -> dict[str, list[int]]:
+        """The server processes under `make run`, by role (rasa, actions, web)."""
+        roles: dict[str, list[int]] = {"rasa": [], "actions": [], "web": []}
+        for pid in descendants(self.process.pid):
+            cmdline = _cmdline(pid)
+            if "rasa_sdk" in cmdline:
+                roles["actions"].append(pid)
+            elif "bot.web" in cmdline:
+                roles["web"].append(pid)
+            elif " run " in f" {cmdline} " and "rasa" in cmdline:
+                roles["rasa"].append(pid)
+        return roles
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        for child in children.get(pid, []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of one process, in MB; 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def peak_rss(stack: RunningStack) -> dict[str, float]:
+    return {role: sum(peak_rss_mb(p) for p in pids) for role, pids in stack.pids().items()}
+
+
+def _post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (loopback)
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+def start_make_run(root: Path, env: dict[str, str], web_url: str, timeout: float = 240.0,
+                   log: Path | None = None) -> RunningStack:  # fmt: skip
+    """`make run` in its own process group; returns once /api/chat has answered."""
+    require_loopback(web_url)
+    env = {k: v for k, v in env.items() if not k.startswith("MAKE") and k != "MFLAGS"}
+    out = log.open("ab") if log else subprocess.DEVNULL
+    start = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603 (our own Makefile)
+        ["make", "--no-print-directory", "run"], cwd=root, env=env, stdout=out,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    stack = RunningStack(process, web_url, 0.0)
+    sender = f"bench-first-{uuid.uuid4().hex[:12]}"
+    while time.perf_counter() - start < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"make run stopped (exit {process.returncode}); see {log}")
+        with contextlib.suppress(OSError):
+            status, body = _post_json(f"{web_url}/api/chat", {"sender": sender, "message": "bonjour"})
+            if status == 200 and isinstance(body, list) and body:
+                stack.first_answer_s = time.perf_counter() - start
+                return stack
+        time.sleep(0.1)
+    stack.stop()
+    raise TimeoutError(f"no answer from {web_url} {timeout:.0f} s after make run")
+
+
+# --- where the time of one turn goes -------------------------------------------------------
+
+
+@dataclass
+class Breakdown:
+    turns: int
+    total_ms: float
+    parts_ms: dict[str, float]
+    calls: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextlib.contextmanager
+def _timers(totals: dict[str, float], calls: dict[str, int]) -> Iterator[None]:
+    """Wrap Rasa's NLU, policy, remote action and SQL tracker store calls with timers."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.processor import MessageProcessor
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    targets: list[tuple[type, str, str, bool]] = [
+        (MessageProcessor, "parse_message", "nlu", True),
+        (MessageProcessor, "_predict_next_with_tracker", "policy", False),
+        (RemoteAction, "run", "action_call", True),
+        (SQLTrackerStore, "retrieve", "tracker_store", True),
+        (SQLTrackerStore, "save", "tracker_store", True),
+    ]
+    originals = [(cls, name, cls.__dict__[name]) for cls, name, _, _ in targets]
+
+    def timed(fn: Any, part: str, is_async: bool) -> Any:
+        if is_async:
+
+            async def wrapper_async(*args: Any, **kwargs: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    totals[part] = totals.get(part, 0.0) + time.perf_counter() - start
+                    calls[part] = calls.get(part, 0) + 1
+
+            return wrapper_async
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                totals[part] = totals.get(part, 0.0) + time.perf_counter() - start
+                calls[part] = calls.get(part, 0) + 1
+
+        return wrapper
+
+    try:
+        for cls, name, part, is_async in targets:
+            setattr(cls, name, timed(cls.__dict__[name], part, is_async))
+        yield
+    finally:
+        for cls, name, original in originals:
+            setattr(cls, name, original)
+
+
+def breakdown(model: Path, actions_url: str, tracker_db: Path, visitors: int = 3,
+              turns: int = 8) -> Breakdown:  # fmt: skip
+    """Run `visitors` x `turns` turns one after the other inside this process, with the same
+    model, a running action server and a SQL tracker store, and time each part."""
+    return asyncio.run(_breakdown(model, actions_url, tracker_db, visitors, turns))
+
+
+async def _breakdown(model: Path, actions_url: str, tracker_db: Path, visitors: int,
+                     turns: int) -> Breakdown:  # fmt: skip
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.utils.endpoints import EndpointConfig
+
+    require_loopback(actions_url)
+    store = SQLTrackerStore(dialect="sqlite", db=str(tracker_db))
+    agent = Agent.load(
+        str(model), tracker_store=store, action_endpoint=EndpointConfig(f"{actions_url}/webhook")
+    )
+    # First message of a process pays one-time costs (graph warm-up); not counted.
+    await agent.handle_message(UserMessage("bonjour", CollectingOutputChannel(), "bench-warm"))
+    totals: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    elapsed = 0.0
+    with _timers(totals, calls):
+        for visitor in range(visitors):
+            sender = f"bench-breakdown-{visitor}-{uuid.uuid4().hex[:8]}"
+            for message, _ in script(visitor, turns):
+                start = time.perf_counter()
+                await agent.handle_message(
+                    UserMessage(message, CollectingOutputChannel(), sender,
+                                metadata={"channel": "kiosk"})  # fmt: skip
+                )
+                elapsed += time.perf_counter() - start
+    n = visitors * turns
+    parts = {part: seconds * 1000 / n for part, seconds in totals.items()}
+    parts["other (events, rules, lock, serialisation)"] = max(
+        0.0, elapsed * 1000 / n - sum(parts.values())
+    )
+    return Breakdown(n, elapsed * 1000 / n, parts, calls)
