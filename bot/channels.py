@@ -43,6 +43,15 @@ class GuichetRestInput(RestInput):
     def name(cls) -> str:
         return "rest"
 
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> GuichetRestInput:
+        # Rasa builds its channels once, when the server starts: the moment to apply the
+        # measured speed fixes to the server (bot/rasa_speedups.py).
+        from bot import rasa_speedups
+
+        rasa_speedups.apply()
+        return cls()
+
     def store(self) -> TicketStore:
         if self._store is None:
             self._store = TicketStore.open()

@@ -281,6 +281,19 @@ def peak_rss(stack: RunningStack) -> dict[str, float]:
     return {role: sum(peak_rss_mb(p) for p in pids) for role, pids in stack.pids().items()}
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) one process has used so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_role(stack: RunningStack) -> dict[str, float]:
+    return {role: sum(cpu_seconds(p) for p in pids) for role, pids in stack.pids().items()}
+
+
 def _post_json(url: str, body: dict[str, Any], timeout: float = 5.0) -> tuple[int, Any]:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
@@ -333,18 +346,16 @@ class Breakdown:
 
 
 @contextlib.contextmanager
-def _timers(totals: dict[str, float], calls: dict[str, int]) -> Iterator[None]:
-    """Wrap Rasa's NLU, policy, remote action and SQL tracker store calls with timers."""
+def _timers(totals: dict[str, float], calls: dict[str, int], store: Any) -> Iterator[None]:
+    """Wrap Rasa's NLU, policy and remote action calls, and the tracker store's reads and
+    writes, with timers."""
     from rasa.core.actions.action import RemoteAction
     from rasa.core.processor import MessageProcessor
-    from rasa.core.tracker_store import SQLTrackerStore
 
     targets: list[tuple[type, str, str, bool]] = [
         (MessageProcessor, "parse_message", "nlu", True),
         (MessageProcessor, "_predict_next_with_tracker", "policy", False),
         (RemoteAction, "run", "action_call", True),
-        (SQLTrackerStore, "retrieve", "tracker_store", True),
-        (SQLTrackerStore, "save", "tracker_store", True),
     ]
     originals = [(cls, name, cls.__dict__[name]) for cls, name, _, _ in targets]
 
@@ -374,10 +385,24 @@ def _timers(totals: dict[str, float], calls: dict[str, int]) -> Iterator[None]:
     try:
         for cls, name, part, is_async in targets:
             setattr(cls, name, timed(cls.__dict__[name], part, is_async))
+        for name in ("retrieve", "save"):  # on the instance: whatever its class
+            setattr(store, name, timed(getattr(store, name), "tracker_store", True))
         yield
     finally:
         for cls, name, original in originals:
             setattr(cls, name, original)
+        for name in ("retrieve", "save"):
+            store.__dict__.pop(name, None)
+
+
+def quiet_rasa_logs() -> None:
+    """Warnings only, as `make run` does with LOG_LEVEL=WARNING (--quiet)."""
+    import logging
+
+    from rasa.utils.log_utils import configure_structlog
+
+    logging.getLogger("rasa").setLevel(logging.WARNING)
+    configure_structlog(logging.WARNING)
 
 
 def breakdown(model: Path, actions_url: str, tracker_db: Path, visitors: int = 3,
@@ -391,11 +416,15 @@ async def _breakdown(model: Path, actions_url: str, tracker_db: Path, visitors: 
                      turns: int) -> Breakdown:  # fmt: skip
     from rasa.core.agent import Agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-    from rasa.core.tracker_store import SQLTrackerStore
     from rasa.utils.endpoints import EndpointConfig
 
+    from bot import rasa_speedups
+    from bot.tracker_store import SQLiteTrackerStore
+
     require_loopback(actions_url)
-    store = SQLTrackerStore(dialect="sqlite", db=str(tracker_db))
+    quiet_rasa_logs()
+    rasa_speedups.apply()  # as the server does when it loads the REST channel
+    store = SQLiteTrackerStore(db=str(tracker_db))
     agent = Agent.load(
         str(model), tracker_store=store, action_endpoint=EndpointConfig(f"{actions_url}/webhook")
     )
@@ -404,7 +433,7 @@ async def _breakdown(model: Path, actions_url: str, tracker_db: Path, visitors: 
     totals: dict[str, float] = {}
     calls: dict[str, int] = {}
     elapsed = 0.0
-    with _timers(totals, calls):
+    with _timers(totals, calls, store):
         for visitor in range(visitors):
             sender = f"bench-breakdown-{visitor}-{uuid.uuid4().hex[:8]}"
             for message, _ in script(visitor, turns):

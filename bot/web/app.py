@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -129,4 +130,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             https_only=False,
         ),
     ]
-    return Starlette(routes=routes, middleware=middleware)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await chat.aclose()
+
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

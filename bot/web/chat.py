@@ -7,6 +7,7 @@ WIDGET_ORIGINS and refused for any other.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +38,23 @@ def error(text: str, status: int) -> JSONResponse:
 class ChatApi:
     def __init__(self, settings: Settings):
         self.settings = settings
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        """One HTTP client for every relayed message: kept-alive connections to Rasa, and the
+        client's setup (TLS context, pools) paid once rather than on each turn (make bench).
+        A client belongs to its event loop; a new loop (tests) gets a new client."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client.is_closed or self._loop is not loop:
+            self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, trust_env=False)
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     @property
     def rasa_url(self) -> str:
@@ -86,8 +104,7 @@ class ChatApi:
         message = data.get("message")
         payload = {"sender": sender, "message": message, "metadata": {"channel": channel}}
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
-                answer = await client.post(self.rasa_url, json=payload)
+            answer = await self.client().post(self.rasa_url, json=payload)
         except httpx.TimeoutException:
             return error(NOT_ANSWERING, 504)
         except httpx.HTTPError:

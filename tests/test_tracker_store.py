@@ -1,0 +1,105 @@
+"""Guichet's SQLite tracker store stores and reads back exactly what Rasa's SQL store does."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.settings import ROOT
+from bot.tracker_store import SQLiteTrackerStore
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+def conversation(sender: str) -> list[list]:
+    """Three saves: a first session, more turns, then a new session."""
+    user = UserUttered(
+        "je dois declarer mes impots",
+        {"name": "impots.declarer", "confidence": 0.9},
+        timestamp=10.0,
+        metadata={"channel": "kiosk"},
+    )
+    return [
+        [
+            ActionExecuted("action_session_start", timestamp=1.0),
+            SessionStarted(timestamp=2.0),
+            ActionExecuted("action_listen", timestamp=3.0),
+            user,
+            ActionExecuted("action_start_guide", timestamp=11.0),
+            BotUttered("Étape 1", {"custom": {"guide": "impots.declarer"}}, timestamp=12.0),
+            SlotSet("guide_id", "impots.declarer", timestamp=12.5),
+        ],
+        [
+            ActionExecuted("action_listen", timestamp=13.0),
+            UserUttered("/next_step", {"name": "next_step", "confidence": 1.0}, timestamp=20.0),
+            ActionExecuted("action_step_command", timestamp=21.0),
+            SlotSet("guide_step", 2.0, timestamp=21.5),
+        ],
+        [
+            ActionExecuted("action_session_start", timestamp=100.0),
+            SessionStarted(timestamp=101.0),
+            ActionExecuted("action_listen", timestamp=102.0),
+            UserUttered("bonjour", {"name": "greet", "confidence": 0.99}, timestamp=110.0),
+        ],
+    ]
+
+
+def rows(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
+            "FROM events ORDER BY id"
+        ).fetchall()
+
+
+def test_same_rows_and_same_trackers_as_rasa(tmp_path: Path, domain: Domain) -> None:
+    ours = SQLiteTrackerStore(domain=domain, db=str(tmp_path / "ours.db"))
+    rasa = SQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+
+    async def play(store: SQLTrackerStore) -> list[DialogueStateTracker | None]:
+        seen = []
+        for sender in ("visitor-a", "visitor-b"):
+            tracker = DialogueStateTracker(sender, domain.slots)
+            for events in conversation(sender):
+                for event in events:
+                    tracker.update(event)
+                await store.save(tracker)
+                seen.append(await store.retrieve(sender))
+            seen.append(await store.retrieve_full_tracker(sender))
+        seen.append(await store.retrieve("nobody"))
+        return seen
+
+    ours_seen = asyncio.run(play(ours))
+    rasa_seen = asyncio.run(play(rasa))
+
+    assert rows(tmp_path / "ours.db") == rows(tmp_path / "rasa.db")
+    assert len(rows(tmp_path / "ours.db")) >= 2 * 15
+    assert ours_seen[-1] is None and rasa_seen[-1] is None
+    for mine, theirs in zip(ours_seen[:-1], rasa_seen[:-1]):
+        assert mine is not None and theirs is not None
+        assert list(mine.events) == list(theirs.events)
+        assert mine.current_slot_values() == theirs.current_slot_values()
+    # After the second session start, only that session is read back; the full tracker
+    # still has everything.
+    assert ours_seen[2] is not None and ours_seen[3] is not None
+    assert 0 < len(ours_seen[2].events) < len(ours_seen[3].events)
+    assert len(ours_seen[3].events) >= 15
+
+
+def test_wal_journal(tmp_path: Path, domain: Domain) -> None:
+    store = SQLiteTrackerStore(domain=domain, db=str(tmp_path / "t.db"))
+    tracker = DialogueStateTracker("visitor", domain.slots)
+    tracker.update(ActionExecuted("action_listen", timestamp=1.0))
+    asyncio.run(store.save(tracker))
+    with sqlite3.connect(tmp_path / "t.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
