@@ -30,7 +30,7 @@ $(CURDIR)/.tools/bin/uv:
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 introuvable : installez-le (pyenv install 3.10.13) ou passez PYTHON310=/chemin/python3.10" >&2; exit 1; }
-	$(UV) sync --frozen --python $(PYTHON310)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON310)
 	@touch $@
 
 CHROMIUM := /usr/bin/chromium

@@ -69,6 +69,13 @@ class GuichetRestInput(RestInput):
         webhook = Blueprint(f"guichet_rest_{uuid.uuid4().hex[:8]}", __name__)
         max_chars = get_settings().max_message_chars
 
+        @webhook.listener("after_server_start")
+        async def freeze(app: Any, loop: Any) -> None:
+            # The model is loaded by now (Rasa loads it before the server starts).
+            from bot import rasa_speedups
+
+            rasa_speedups.freeze_loaded_objects()
+
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})

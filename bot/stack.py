@@ -139,7 +139,8 @@ class Stack:
         )  # fmt: skip
         self._spawn(
             "rasa",
-            [str(VENV_BIN / "rasa"), "run", "--interface", self.host, "--port", str(self.bot_port),
+            [str(VENV_BIN / "python"), "-m", "bot.rasa_server", "run",
+             "--interface", self.host, "--port", str(self.bot_port),
              "--model", str(self.model), "--endpoints", "endpoints.yml",
              "--credentials", "credentials.yml", "--enable-api", f"--auth-token={self.token}",
              "--log-file", str(data / "logs" / "rasa.log")]

@@ -130,7 +130,7 @@ async def _visitor(
 ) -> None:
     sender = f"bench-{visitor:03d}-{uuid.uuid4().hex[:12]}"
     for index, (message, wants_guide) in enumerate(script(visitor, turns)):
-        if think_s and index:
+        if think_s:  # reading time; before the first turn: arrivals spread out
             await asyncio.sleep(rng.uniform(0, 2 * think_s))
         start = time.perf_counter()
         try:
