@@ -75,6 +75,9 @@ lint: setup ## ruff and mypy
 eval: setup train ## Route ../shared/eval/dev_routing.tsv (or EVAL_FILE=...) through the live REST channel
 	$(PY) -m bot.eval $(EVAL_FILE)
 
+bench: setup train ## Measure understanding and serving; writes docs/benchmarks.md and var/bench/results.json
+	$(PY) -m bot.bench $(BENCH_ARGS)
+
 mediator: setup ## Create a mediator account: make mediator NAME=camille (password asked)
 	@test -n "$(NAME)" || { echo "Usage : make mediator NAME=prenom" >&2; exit 1; }
 	$(PY) -m bot.accounts add $(NAME)

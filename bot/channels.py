@@ -76,6 +76,12 @@ class GuichetRestInput(RestInput):
 
             rasa_speedups.freeze_loaded_objects()
 
+        @webhook.listener("before_server_stop")
+        async def close_sessions(app: Any, loop: Any) -> None:
+            from bot import rasa_speedups
+
+            await rasa_speedups.close_kept_sessions()
+
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})

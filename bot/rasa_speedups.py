@@ -78,7 +78,7 @@ def _validate_action_results_with_a_compiled_schema() -> None:
         )
         raise error
 
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result
 
 
 def _read_button_payloads_without_the_pipeline() -> None:
@@ -121,7 +121,8 @@ def _read_button_payloads_without_the_pipeline() -> None:
                 return parse_data
         return original(self, message, tracker, only_output_properties)
 
-    MessageProcessor._parse_message_with_graph = _parse_message_with_graph  # type: ignore[method-assign]
+    _parse_message_with_graph.original = original  # type: ignore[attr-defined]
+    MessageProcessor._parse_message_with_graph = _parse_message_with_graph
 
 
 def _remember_event_classes() -> None:
@@ -136,11 +137,11 @@ def _remember_event_classes() -> None:
         if cls is None:
             cls = next((c for c in all_subclasses(Event) if c.type_name == type_name), None)
             if cls is None:  # unknown names: Rasa's own answer (default, None or error)
-                return original(type_name, default)  # type: ignore[no-any-return]
+                return original(type_name, default)
             found[type_name] = cls
         return cls
 
-    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
+    Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
 def _load_each_spacy_model_once() -> None:
@@ -154,7 +155,21 @@ def _load_each_spacy_model_once() -> None:
             loaded[spacy_model_name] = original(spacy_model_name)
         return loaded[spacy_model_name]
 
-    SpacyNLP.load_model = staticmethod(load_model)  # type: ignore[method-assign,assignment]
+    SpacyNLP.load_model = staticmethod(load_model)
+
+
+# Sessions kept open by the endpoints, with the event loop each belongs to.
+_kept_sessions: list[tuple[asyncio.AbstractEventLoop, Any]] = []
+
+
+async def close_kept_sessions() -> None:
+    """Close the kept sessions of the running event loop: before the loop ends (the server
+    stops, or an `asyncio.run` of the benchmark or a test returns)."""
+    loop = asyncio.get_running_loop()
+    for owner, session in list(_kept_sessions):
+        if owner is loop:
+            _kept_sessions.remove((owner, session))
+            await session.close()
 
 
 def _keep_action_server_connections_alive() -> None:
@@ -195,6 +210,7 @@ def _keep_action_server_connections_alive() -> None:
                 timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
                 connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
             )
+            _kept_sessions.append((loop, shared))
         return _KeptSession(shared)
 
-    endpoints.EndpointConfig.session = session  # type: ignore[method-assign,assignment]
+    endpoints.EndpointConfig.session = session

@@ -67,11 +67,12 @@ class SQLiteTrackerStore(SQLTrackerStore):
             kwargs.pop(ignored, None)
         super().__init__(domain=domain, dialect="sqlite", db=db, event_broker=event_broker,
                          **kwargs)  # fmt: skip
-        url = self.engine.url
-        self.engine.dispose()
-        self.engine = sa.create_engine(url, poolclass=sa.pool.SingletonThreadPool)
-        sa.event.listen(self.engine, "connect", _tune)
-        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        rasa_engine: sa.engine.Engine = self.engine  # type: ignore[has-type]
+        rasa_engine.dispose()
+        engine = sa.create_engine(rasa_engine.url, poolclass=sa.pool.SingletonThreadPool)
+        sa.event.listen(engine, "connect", _tune)
+        self.engine = engine
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=engine)
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool

@@ -85,7 +85,7 @@ def test_same_rows_and_same_trackers_as_rasa(tmp_path: Path, domain: Domain) -> 
     assert rows(tmp_path / "ours.db") == rows(tmp_path / "rasa.db")
     assert len(rows(tmp_path / "ours.db")) >= 2 * 15
     assert ours_seen[-1] is None and rasa_seen[-1] is None
-    for mine, theirs in zip(ours_seen[:-1], rasa_seen[:-1]):
+    for mine, theirs in zip(ours_seen[:-1], rasa_seen[:-1], strict=True):
         assert mine is not None and theirs is not None
         assert list(mine.events) == list(theirs.events)
         assert mine.current_slot_values() == theirs.current_slot_values()

@@ -24,6 +24,9 @@ from bot.settings import get_settings
 from bot.stack import MODEL_NAME, ROOT, VENV_BIN, free_port
 
 ANALYSIS = Path(__file__).with_name("analysis.md")
+# DIET trains 100 epochs by default; on a 2-core machine that alone takes about 40 minutes
+# over both datasets, beyond the 20 minutes of `make bench`. DIET_EPOCHS=100 for the full run.
+DIET_EPOCHS = 15
 
 
 def log(text: str) -> None:
@@ -44,8 +47,13 @@ def run_understanding(args: argparse.Namespace) -> dict[str, Any]:
     rows = understanding.run(sets, ROOT, diet_epochs=args.diet_epochs, only=args.systems, log=log)
     return {
         "datasets": [
-            {"name": ds.name, "description": ds.description, "n_train": len(ds.train),
-             "n_test": len(ds.test), "n_intents": len(ds.intents)}  # fmt: skip
+            {
+                "name": ds.name,
+                "description": ds.description,
+                "n_train": len(ds.train),
+                "n_test": len(ds.test),
+                "n_intents": len(ds.intents),
+            }  # fmt: skip
             for ds in sets
         ],
         "rows": [r.as_dict() for r in rows],
@@ -55,7 +63,11 @@ def run_understanding(args: argparse.Namespace) -> dict[str, Any]:
 def cold_training(rasa_args: list[str], workdir: Path) -> tuple[float, Path]:
     """`rasa train ...` with an empty training cache; seconds and the model file."""
     out = workdir / "models"
-    env = {**os.environ, "RASA_CACHE_DIRECTORY": str(workdir / "cache"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {
+        **os.environ,
+        "RASA_CACHE_DIRECTORY": str(workdir / "cache"),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
     start = time.perf_counter()
     subprocess.run(  # noqa: S603 (our own training command)
         [str(VENV_BIN / "rasa"), "train", *rasa_args, "--out", str(out),
@@ -100,16 +112,27 @@ def run_serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     try:
         out["first_answer_s"] = stack.first_answer_s
         log(f"  first answer {stack.first_answer_s:.1f} s after make run")
+        # Untimed warm-up: one walk per guide start, so that first-use costs are not counted.
+        asyncio.run(serving.load(web_url, len(serving.STARTS), turns=args.turns))
         loads = []
         levels = [(n, 0.0) for n in args.visitors] + [(n, args.reading_s) for n in args.paced]
         for visitors, think in levels:
+            before = serving.cpu_by_role(stack)
             result = asyncio.run(serving.load(web_url, visitors, turns=args.turns, think_s=think))
-            loads.append(result.as_dict())
+            after = serving.cpu_by_role(stack)
+            row = result.as_dict()
+            row["cpu_ms_per_turn"] = {
+                role: (after[role] - before.get(role, 0.0)) * 1000 / max(1, result.turns)
+                for role in after
+            }
+            loads.append(row)
+            reading = f"reading {think:.1f} s" if think else "not reading"
             log(
-                f"  {visitors:>3} visitors{f' (reading {think:.1f} s)' if think else ''}: "
+                f"  {visitors:>3} visitors {reading}: "
                 f"p50 {result.p50_ms:.0f} ms  p95 {result.p95_ms:.0f} ms  p99 "
                 f"{result.p99_ms:.0f} ms  {result.turns_per_s:.1f} turns/s  "
-                f"errors {result.errors}  off-script {result.unexpected}"
+                f"errors {result.errors}  off-script {result.unexpected}  CPU ms/turn "
+                + " ".join(f"{k} {v:.1f}" for k, v in row["cpu_ms_per_turn"].items())
             )
         out["load"] = loads
         out["error_samples"] = sorted({e for r in loads for e in r["error_samples"]})[:5]
@@ -134,9 +157,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", choices=["understanding", "serving"])
     parser.add_argument("--tiny", action="store_true", help="tiny inputs: checks the code paths")
     parser.add_argument("--systems", nargs="*", default=[], help="guichet rasa_default tfidf_svm")
-    parser.add_argument("--diet-epochs", type=int, default=int(os.environ.get("DIET_EPOCHS", 30)))
+    parser.add_argument(
+        "--diet-epochs", type=int, default=int(os.environ.get("DIET_EPOCHS", DIET_EPOCHS))
+    )
     parser.add_argument("--visitors", type=int, nargs="*", default=[1, 10, 50])
-    parser.add_argument("--paced", type=int, nargs="*", default=[50],
+    parser.add_argument("--paced", type=int, nargs="*", default=[1, 10, 50],
                         help="visitor counts also run with reading time between turns")  # fmt: skip
     parser.add_argument("--reading-s", type=float, default=2.0)
     parser.add_argument("--turns", type=int, default=8)
@@ -145,11 +170,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def command(argv: list[str]) -> str:
+    epochs = os.environ.get("DIET_EPOCHS")
+    return (
+        (f"DIET_EPOCHS={epochs} " if epochs else "")
+        + "make bench"
+        + (f" BENCH_ARGS='{' '.join(argv)}'" if argv else "")
+    )
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     results: dict[str, Any] = {
-        "command": "make bench" if not argv else "python -m bot.bench " + " ".join(argv),
+        "command": command(argv),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": report.machine(),
         "diet_epochs": args.diet_epochs,

@@ -82,16 +82,23 @@ def understanding_targets(rows: list[dict[str, Any]]) -> list[Target]:
 
 
 def serving_targets(serving: dict[str, Any]) -> list[Target]:
+    """Latency with visitors who read (people in a public space); throughput with visitors
+    who never read (the most the machine can serve)."""
     out = []
-    loads = {row["visitors"]: row for row in serving.get("load", []) if not row["think_s"]}
-    if 10 in loads:
-        out.append(Target("p95 per turn, 10 visitors", f"≤ {P95_MS_AT_10:.0f} ms",
-                          f"{loads[10]['p95_ms']:.0f} ms", loads[10]["p95_ms"] <= P95_MS_AT_10))  # fmt: skip
-    if 50 in loads:
-        out.append(Target("throughput, 50 visitors", f"≥ {TURNS_PER_S_AT_50:.0f} turns/s",
-                          f"{loads[50]['turns_per_s']:.1f} turns/s",
-                          loads[50]["turns_per_s"] >= TURNS_PER_S_AT_50))  # fmt: skip
-    if loads:
+    rows = serving.get("load", [])
+    reading = {row["visitors"]: row for row in rows if row["think_s"]}
+    eager = {row["visitors"]: row for row in rows if not row["think_s"]}
+    if 10 in reading:
+        r = reading[10]
+        out.append(Target("p95 per turn, 10 visitors reading", f"≤ {P95_MS_AT_10:.0f} ms",
+                          f"{r['p95_ms']:.0f} ms", r["p95_ms"] <= P95_MS_AT_10))  # fmt: skip
+    if 50 in eager:
+        r = eager[50]
+        goal = f"≥ {TURNS_PER_S_AT_50:.0f} turns/s"
+        out.append(Target("throughput, 50 visitors not reading", goal,
+                          f"{r['turns_per_s']:.1f} turns/s",
+                          r["turns_per_s"] >= TURNS_PER_S_AT_50))  # fmt: skip
+    if rows:
         errors = sum(row["errors"] for row in serving.get("load", []))
         out.append(Target("errors", "0 at every N", str(errors), errors == 0))
     if "rss_mb" in serving:
@@ -99,8 +106,9 @@ def serving_targets(serving: dict[str, Any]) -> list[Target]:
         out.append(Target("peak memory, all processes", f"< {TOTAL_RSS_MB:.0f} MB",
                           f"{total:.0f} MB", total < TOTAL_RSS_MB))  # fmt: skip
     if "training_s" in serving:
-        out.append(Target("training", f"< {TRAINING_S:.0f} s",
-                          f"{serving['training_s']:.0f} s", serving["training_s"] < TRAINING_S))  # fmt: skip
+        seconds = serving["training_s"]
+        out.append(Target("training", f"< {TRAINING_S:.0f} s", f"{seconds:.0f} s",
+                          seconds < TRAINING_S))  # fmt: skip
     if "first_answer_s" in serving:
         out.append(Target("first answer after `make run`", f"< {FIRST_ANSWER_S:.0f} s",
                           f"{serving['first_answer_s']:.1f} s",
@@ -128,8 +136,7 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
         "## Machine",
         "",
         f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory_gb']} GB; {m['system']}",
-        f"- Python {m['python']}; "
-        + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
+        f"- Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
         "",
     ]
     targets = [Target(**t) for t in results.get("targets", [])]
@@ -180,21 +187,26 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
             "Each visitor starts a guide with typed words, then walks it with buttons and typed "
             f"words, {serving['load'][0]['turns_per_visitor']} turns, through `/api/chat` on the "
             "web app (web app → Rasa REST channel → action server, SQL tracker store), with the "
-            "servers started by `make run`. Visitors send their next message as soon as the "
-            "answer arrives (no reading time), so the load is the most the visitors can make.",
+            "servers started by `make run`. Two kinds of load: visitors who *read*, pausing "
+            "between answers (uniformly 0 to twice the mean, also before their first message, "
+            "so they arrive spread out), as people at a kiosk do; and visitors who *do not "
+            "read*, all starting at once and sending each message as soon as the answer "
+            "arrives: the most the machine can serve. One untimed warm-up walk per guide "
+            "comes first. CPU columns: processor time each server used per turn.",
             "",
-            "| visitors | turns | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | turns/s | errors "
-            "| off-script replies |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| visitors | reading | turns | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | turns/s "
+            "| errors | off-script | CPU ms/turn Rasa | actions | web |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in serving["load"]:
-            label = str(r["visitors"])
-            if r["think_s"]:
-                label += f" (reading {r['think_s']:.1f} s on average)"
+            reading = f"{r['think_s']:.1f} s" if r["think_s"] else "no"
+            cpu = r.get("cpu_ms_per_turn", {})
             lines.append(
-                f"| {label} | {r['turns']} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} "
-                f"| {r['p99_ms']:.0f} | {r['max_ms']:.0f} | {r['turns_per_s']:.1f} "
-                f"| {r['errors']} | {r['unexpected']} |"
+                f"| {r['visitors']} | {reading} | {r['turns']} | {r['p50_ms']:.0f} "
+                f"| {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['max_ms']:.0f} "
+                f"| {r['turns_per_s']:.1f} | {r['errors']} | {r['unexpected']} "
+                f"| {_f(cpu.get('rasa'), 1)} | {_f(cpu.get('actions'), 1)} "
+                f"| {_f(cpu.get('web'), 1)} |"
             )
         lines.append("")
         if serving.get("error_samples"):
@@ -231,7 +243,9 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
         for part, ms in b["parts_ms"].items():
             lines.append(f"| {part} | {ms:.1f} | {b['calls'].get(part, '')} |")
         if serving.get("load"):
-            single = next((r for r in serving["load"] if r["visitors"] == 1), None)
+            single = next(
+                (r for r in serving["load"] if r["visitors"] == 1 and not r["think_s"]), None
+            )
             if single:
                 lines += [
                     f"| HTTP relay and REST channel (p50 at 1 visitor − mean above) "

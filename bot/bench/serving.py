@@ -322,7 +322,9 @@ def start_make_run(root: Path, env: dict[str, str], web_url: str, timeout: float
         if process.poll() is not None:
             raise RuntimeError(f"make run stopped (exit {process.returncode}); see {log}")
         with contextlib.suppress(OSError):
-            status, body = _post_json(f"{web_url}/api/chat", {"sender": sender, "message": "bonjour"})
+            status, body = _post_json(
+                f"{web_url}/api/chat", {"sender": sender, "message": "bonjour"}
+            )
             if status == 200 and isinstance(body, list) and body:
                 stack.first_answer_s = time.perf_counter() - start
                 return stack
@@ -439,10 +441,12 @@ async def _breakdown(model: Path, actions_url: str, tracker_db: Path, visitors: 
             for message, _ in script(visitor, turns):
                 start = time.perf_counter()
                 await agent.handle_message(
-                    UserMessage(message, CollectingOutputChannel(), sender,
-                                metadata={"channel": "kiosk"})  # fmt: skip
+                    UserMessage(
+                        message, CollectingOutputChannel(), sender, metadata={"channel": "kiosk"}
+                    )  # fmt: skip
                 )
                 elapsed += time.perf_counter() - start
+    await rasa_speedups.close_kept_sessions()
     n = visitors * turns
     parts = {part: seconds * 1000 / n for part, seconds in totals.items()}
     parts["other (events, rules, lock, serialisation)"] = max(

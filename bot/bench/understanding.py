@@ -189,9 +189,11 @@ async def _rasa_system(name: str, config: dict[str, Any], dataset: Dataset) -> S
         for gold, text in dataset.test:
             parsed = await agent.parse_message(text)
             ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
-            top = ranking[0] if ranking else {"name": FALLBACK, "confidence": 0.0}
+            top: dict[str, Any] = ranking[0] if ranking else {"name": FALLBACK, "confidence": 0}
             predictions.append(
-                Prediction(gold, parsed["intent"]["name"], top["name"], float(top["confidence"]))
+                Prediction(
+                    gold, parsed["intent"]["name"], str(top["name"]), float(top["confidence"])
+                )
             )
         infer_s = time.perf_counter() - start
     return score(name, dataset, predictions, train_s, infer_s)
