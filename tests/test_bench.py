@@ -210,3 +210,33 @@ def test_report_shows_targets_tables_and_misses() -> None:
     assert "| 10 | 2.0 s | 80 | 40 | 80 |" in text
     assert "| MB | 800 | 60 | 60 | 920 |" in text
     assert text.rstrip().endswith("Why.")
+
+
+def test_make_bench_end_to_end_on_tiny_inputs(tmp_path: Path) -> None:
+    """`python -m bot.bench --tiny`: cold training, `make run` started for real, the loads,
+    memory, CPU, the breakdown, then the JSON and the Markdown written."""
+    from bot.bench.__main__ import main
+
+    out_json, out_doc = tmp_path / "results.json", tmp_path / "benchmarks.md"
+    argv = ["--tiny", "--systems", "tfidf_svm", "--visitors", "2", "--paced", "2",
+            "--reading-s", "0.05", "--turns", "3", "--json", str(out_json),
+            "--doc", str(out_doc)]  # fmt: skip
+    assert main(argv) == 0
+    results = json.loads(out_json.read_text(encoding="utf-8"))
+    s = results["serving"]
+    assert [(r["visitors"], r["think_s"], r["turns"], r["errors"]) for r in s["load"]] == [
+        (2, 0.0, 6, 0),
+        (2, 0.05, 6, 0),
+    ]
+    assert s["first_answer_s"] > 0 and s["training_s"] > 0 and s["model_mb"] > 0
+    assert set(s["rss_mb"]) == {"rasa", "actions", "web"} and all(s["rss_mb"].values())
+    assert all(r["cpu_ms_per_turn"]["rasa"] > 0 for r in s["load"])
+    assert s["breakdown"]["turns"] > 0
+    assert [r["system"] for r in results["understanding"]["rows"]] == ["tfidf_svm"] * 2
+    names = {t["name"] for t in results["targets"]}
+    assert {"errors", "peak memory, all processes", "training"} <= names
+    text = out_doc.read_text(encoding="utf-8")
+    assert "## Serving" in text and "## Understanding" in text and "--tiny" in text
+    again = tmp_path / "again.md"
+    assert main(["--from-json", "--json", str(out_json), "--doc", str(again)]) == 0
+    assert again.read_text(encoding="utf-8") == text
