@@ -6,7 +6,7 @@ only what it costs; tests/test_rasa_speedups.py checks that the behaviour is unc
 
 - Rasa checks each action server response against a JSON schema with `jsonschema.validate`,
   which first re-validates the schema itself against the JSON Schema meta-schema: about
-  two thirds of the Rasa server's time on a guide turn. Here the schema is checked once and
+  30 ms of the 80 ms the Rasa server spent on a guide turn. Here the schema is checked once and
   its validator reused; responses are still validated, with the same error.
 - Rasa runs the whole NLU pipeline (spaCy, featurizers, classifier) on a button payload
   such as `/next_step`, then its last component throws that work away and reads the intent

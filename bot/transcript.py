@@ -200,7 +200,11 @@ def _writable_events(tracker_db: Path) -> Iterator[sqlite3.Connection | None]:
         yield None
         return
     with closing(_connect(tracker_db, "rw")) as conn:
+        # Deleted conversations leave no bytes behind: freed pages are zeroed, and the
+        # write-ahead log (the tracker store runs in WAL mode) is emptied afterwards.
+        conn.execute("PRAGMA secure_delete=ON")
         yield conn if _has_events_table(conn) else None
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def purge_conversations(tracker_db: Path, *, keep: set[str], older_than: datetime) -> int:

@@ -103,3 +103,31 @@ def test_wal_journal(tmp_path: Path, domain: Domain) -> None:
     asyncio.run(store.save(tracker))
     with sqlite3.connect(tmp_path / "t.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_erased_conversation_leaves_no_bytes_in_any_file(tmp_path: Path, domain: Domain) -> None:
+    from bot.transcript import delete_conversation
+
+    db = tmp_path / "tracker.db"
+    store = SQLiteTrackerStore(domain=domain, db=str(db))
+    secret_text = "ma voisine zoe habite au 12 rue des Lilas"
+
+    async def chat() -> None:
+        for sender, text in (("leaving", secret_text), ("staying", "bonjour")):
+            tracker = DialogueStateTracker(sender, domain.slots)
+            tracker.update(ActionExecuted("action_listen", timestamp=1.0))
+            tracker.update(UserUttered(text, {"name": "greet", "confidence": 0.9}, timestamp=2.0))
+            await store.save(tracker)
+
+    asyncio.run(chat())
+
+    def anywhere() -> bool:
+        return any(secret_text.encode() in p.read_bytes() for p in tmp_path.iterdir())
+
+    assert anywhere()  # the check can see the text where it is
+    assert delete_conversation(db, "leaving") == 2
+    assert not anywhere()
+    assert asyncio.run(store.retrieve("leaving")) is None
+    kept = asyncio.run(store.retrieve("staying"))
+    assert kept is not None and kept.latest_message is not None
+    assert kept.latest_message.text == "bonjour"

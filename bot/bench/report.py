@@ -233,8 +233,9 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
         lines += [
             "### Where the time of one turn goes",
             "",
-            f"{b['turns']} turns in one process, one after the other, with the same model, "
-            "the running action server and a SQL tracker store; mean per turn "
+            f"{b['turns']} turns in a fresh process, one after the other, with the same model, "
+            "Guichet's speed fixes, the running action server and the SQL tracker store; "
+            "mean per turn "
             f"{b['total_ms']:.1f} ms.",
             "",
             "| part | ms per turn | calls |",
