@@ -158,18 +158,18 @@ def _load_each_spacy_model_once() -> None:
     SpacyNLP.load_model = staticmethod(load_model)
 
 
-# Sessions kept open by the endpoints, with the event loop each belongs to.
-_kept_sessions: list[tuple[asyncio.AbstractEventLoop, Any]] = []
+# The sessions kept open: (event loop, endpoint, session). One per endpoint (its headers
+# and auth) and event loop.
+_kept_sessions: list[tuple[asyncio.AbstractEventLoop, Any, Any]] = []
 
 
 async def close_kept_sessions() -> None:
     """Close the kept sessions of the running event loop: before the loop ends (the server
     stops, or an `asyncio.run` of the benchmark or a test returns)."""
     loop = asyncio.get_running_loop()
-    for owner, session in list(_kept_sessions):
-        if owner is loop:
-            _kept_sessions.remove((owner, session))
-            await session.close()
+    for kept in [k for k in _kept_sessions if k[0] is loop]:
+        _kept_sessions.remove(kept)
+        await kept[2].close()
 
 
 def _keep_action_server_connections_alive() -> None:
@@ -191,15 +191,11 @@ def _keep_action_server_connections_alive() -> None:
             return None
 
     def session(self: endpoints.EndpointConfig) -> _KeptSession:
-        # Held by the endpoint (its headers and auth), one per event loop.
-        held: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession]
-        held = self.__dict__.setdefault("_kept_sessions", {})
         loop = asyncio.get_running_loop()
-        for old in [lp for lp in held if lp.is_closed()]:
-            del held[old]
-        shared = held.get(loop)
-        if shared is None or shared.closed:
-            shared = held[loop] = aiohttp.ClientSession(
+        _kept_sessions[:] = [k for k in _kept_sessions if not k[0].is_closed() and not k[2].closed]
+        shared = next((k[2] for k in _kept_sessions if k[0] is loop and k[1] is self), None)
+        if shared is None:
+            shared = aiohttp.ClientSession(
                 # Rasa's own settings (EndpointConfig.session), plus a keep-alive shorter
                 # than the action server's (Sanic: 5 s), so that an idle connection is
                 # dropped here before the server closes it under a request.
@@ -210,7 +206,7 @@ def _keep_action_server_connections_alive() -> None:
                 timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
                 connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
             )
-            _kept_sessions.append((loop, shared))
+            _kept_sessions.append((loop, self, shared))
         return _KeptSession(shared)
 
     endpoints.EndpointConfig.session = session

@@ -14,6 +14,7 @@ only the connection settings change, measured by `make bench` (docs/benchmarks.m
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -25,8 +26,7 @@ from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-BUSY_TIMEOUT_MS = 5000
-
+from bot.transcript import BUSY_TIMEOUT_MS
 
 # Rasa's `_event_query`: a conversation's events since its latest session start (or all of
 # them when it has none), in the order they were stored.
@@ -49,9 +49,11 @@ INSERT = (
 
 def _tune(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
+    # busy_timeout first, so that the WAL switch waits for a concurrent writer (the web
+    # app erasing a conversation) instead of failing with "database is locked".
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -95,7 +97,7 @@ class SQLiteTrackerStore(SQLTrackerStore):
         with self.engine.begin() as conn:
             stored = conn.exec_driver_sql(COUNT_CURRENT, (sender, sender, sender)).scalar()
             rows = []
-            for event in list(tracker.events)[int(stored or 0) :]:
+            for event in itertools.islice(tracker.events, int(stored or 0), None):
                 data = event.as_dict()
                 intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
                 rows.append((sender, event.type_name, data.get("timestamp"), intent,

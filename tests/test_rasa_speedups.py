@@ -99,8 +99,11 @@ def test_action_calls_reuse_one_connection() -> None:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
         answers = [await endpoint.request(json={"n": n}, method="post") for n in range(5)]
+        kept = [k[2] for k in rasa_speedups._kept_sessions if k[1] is endpoint]
+        assert len(kept) == 1
         await rasa_speedups.close_kept_sessions()
-        assert all(s.closed for s in endpoint.__dict__["_kept_sessions"].values())
+        assert kept[0].closed
+        assert not [k for k in rasa_speedups._kept_sessions if k[1] is endpoint]
         await runner.cleanup()
         return len(connections), answers
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import json
 import os
 import shutil
@@ -106,6 +105,7 @@ def breakdown_in_a_fresh_process(model: Path, actions_url: str, tracker_db: Path
 def run_serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     import asyncio
 
+    from bot import rasa_speedups
     from bot.bench import serving
 
     log("Serving")
@@ -137,8 +137,7 @@ def run_serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         # The understanding half left this process with TensorFlow, spaCy and Rasa loaded:
         # over a million objects, whose full garbage collections would pause the load
         # generator (and inflate what it measures) by up to a second. Out of the collector.
-        gc.collect()
-        gc.freeze()
+        rasa_speedups.freeze_loaded_objects()
         # Untimed warm-up: one walk per guide start, so that first-use costs are not counted.
         asyncio.run(serving.load(web_url, len(serving.STARTS), turns=args.turns))
         loads = []
