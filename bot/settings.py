@@ -53,6 +53,32 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("IDLE_SECONDS", "180", "Kiosk: seconds without interaction before the idle warning."),
     Setting("IDLE_COUNTDOWN_SECONDS", "30", "Kiosk: seconds of countdown before the wipe."),
+    Setting(
+        "WIPE_AFTER_TICKET_SECONDS",
+        "60",
+        "Kiosk: seconds without interaction before the wipe once a ticket was created.",
+    ),
+    Setting(
+        "HANDOFFS_PER_CONVERSATION",
+        "3",
+        "Most tickets one conversation may create; more get a French answer instead.",
+    ),
+    Setting(
+        "HANDOFFS_PER_MINUTE",
+        "20",
+        "Most tickets created in one minute across all visitors (flood limit).",
+    ),
+    Setting(
+        "SECURE_COOKIES",
+        "false",
+        "Send the console's session cookie only over HTTPS (true behind an HTTPS proxy).",
+    ),
+    Setting(
+        "RESTART_LIMIT",
+        "5",
+        "`make run`: restarts of one server within 10 minutes before it is left stopped.",
+    ),
+    Setting("LOG_RETENTION_DAYS", "14", "Log files older than this many days are deleted."),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -144,6 +170,30 @@ class Settings:
     @property
     def idle_countdown_seconds(self) -> int:
         return self._int("IDLE_COUNTDOWN_SECONDS")
+
+    @property
+    def wipe_after_ticket_seconds(self) -> int:
+        return self._int("WIPE_AFTER_TICKET_SECONDS")
+
+    @property
+    def handoffs_per_conversation(self) -> int:
+        return self._int("HANDOFFS_PER_CONVERSATION")
+
+    @property
+    def handoffs_per_minute(self) -> int:
+        return self._int("HANDOFFS_PER_MINUTE")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.values["SECURE_COOKIES"].strip().lower() in ("1", "true", "yes", "oui", "on")
+
+    @property
+    def restart_limit(self) -> int:
+        return self._int("RESTART_LIMIT")
+
+    @property
+    def log_retention_days(self) -> int:
+        return self._int("LOG_RETENTION_DAYS")
 
     @property
     def tickets_db(self) -> Path:
