@@ -1,7 +1,9 @@
 """Mediator accounts for the console, kept in `DATA_DIR/accounts.db`.
 
 `AccountStore` is the only code that writes to that database: it creates accounts with a
-scrypt password hash, checks logins and throttles repeated failures. `python -m bot.accounts`
+scrypt password hash, checks logins, slows down repeated failures, and keeps the console's
+sessions (server-side, so that logout, a new password or a removed account ends them at
+once). `python -m bot.accounts`
 adds, lists and removes accounts and changes passwords from the command line; a password is
 never given on the command line (asked twice, or read from standard input for scripts).
 """
@@ -51,15 +53,39 @@ PASSWORD_MIN = 10
 # never be entered there.
 PASSWORD_MAX = 200
 
-# Throttling: too many failures for one name, or from one address, within the window
-# refuse further attempts (without checking the password) until the oldest ones age out.
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_NAME = 5
-MAX_FAILURES_PER_IP = 20
+# Throttling. Only checked failures count (an attempt refused unchecked does not). Nothing
+# here can lock a mediator out from their own address: a third party's failures weigh on
+# the third party's address, and on the name only as a short delay.
+# - per address: after IP_FREE_FAILURES failures in a day, each further attempt from that
+#   address waits IP_BASE_DELAY, doubled at each failure, at most MAX_BACKOFF;
+# - per (name, address): after PAIR_FREE_FAILURES failures, PAIR_BASE_DELAY doubled the same
+#   way; a success of that name from that address ends the run;
+# - per name, from every address: past NAME_SLOW_AFTER failures in NAME_WINDOW, each
+#   attempt is answered NAME_DELAY_STEP seconds later per NAME_SLOW_STEP further failures,
+#   at most NAME_MAX_DELAY. Never refused: a distributed attack slows, it does not lock.
+IP_FREE_FAILURES = 10
+IP_BASE_DELAY = timedelta(seconds=30)
+PAIR_FREE_FAILURES = 5
+PAIR_BASE_DELAY = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(hours=1)
+NAME_WINDOW = timedelta(hours=1)
+NAME_SLOW_AFTER = 20
+NAME_SLOW_STEP = 10
+NAME_DELAY_STEP = 1.0
+NAME_MAX_DELAY = 5.0
 ATTEMPTS_KEPT = timedelta(days=1)
 # What is recorded of an attempt is cut to these lengths (the form already limits them).
 _RECORDED_NAME_MAX = 100
 _RECORDED_IP_MAX = 64
+
+# Sessions of the console: at most SESSION_LIFETIME after login, and ended after
+# SESSION_IDLE without a request. Only a hash of the session id is stored, so that a copy
+# of accounts.db does not hold usable cookies.
+SESSION_LIFETIME = timedelta(hours=8)
+SESSION_IDLE = timedelta(hours=1)
+# last_seen is rewritten at most this often: not one write per page.
+_SEEN_EVERY = timedelta(minutes=1)
+_TOKEN_MAX = 100
 
 Clock = Callable[[], datetime]
 LoginStatus = Literal["ok", "bad", "throttled"]
@@ -72,14 +98,32 @@ class AccountError(ValueError):
 @dataclass(frozen=True)
 class LoginResult:
     """Outcome of `AccountStore.check_login`: 'ok', 'bad' (unknown name, wrong password or
-    disabled account: never told apart) or 'throttled', then retry after `retry_after` s."""
+    disabled account: never told apart) or 'throttled', then retry after `retry_after` s.
+    `delay`: seconds the answer should wait (the name is under attack), whatever the
+    status."""
 
     status: LoginStatus
     retry_after: int = 0
+    delay: float = 0.0
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live console session: who, the CSRF token of its forms, and when it ends."""
+
+    name: str
+    csrf: str
+    expires_at: datetime
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a session id: its SHA-256 (the id is 256 random bits, no salt
+    needed)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 # --- password hashing -----------------------------------------------------------------------
@@ -212,9 +256,28 @@ def _migration_1(db: Database) -> None:
         db.execute(sql)
 
 
+def _migration_2(db: Database) -> None:
+    statements = (
+        # id_hash: SHA-256 of the cookie's value. Removing the mediator removes the rows.
+        """CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            mediator_id INTEGER NOT NULL REFERENCES mediators(id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_sessions_mediator ON sessions(mediator_id)",
+        "CREATE INDEX idx_sessions_expires ON sessions(expires_at)",
+        "CREATE INDEX idx_login_attempts_name_ip ON login_attempts(name, ip, at)",
+    )
+    for sql in statements:
+        db.execute(sql)
+
+
 # Applied in order; the database's `PRAGMA user_version` is the number already applied.
 # A schema change is one more function appended here, never an edit of an applied one.
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1,)
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1, _migration_2)
 
 
 def _utcnow() -> datetime:
@@ -237,7 +300,8 @@ def _iso(moment: datetime) -> str:
 
 
 class AccountStore(SQLiteStore):
-    """The accounts database: mediators and login attempts. Safe to share between threads."""
+    """The accounts database: mediators, login attempts and console sessions. Safe to share
+    between threads."""
 
     def __init__(self, path: Path | str, *, clock: Clock = _utcnow) -> None:
         super().__init__(path, clock=clock)
@@ -294,12 +358,15 @@ class AccountStore(SQLiteStore):
             db.execute(
                 "UPDATE mediators SET password_hash = ? WHERE name = ?", [password_hash, clean]
             )
+            self._revoke(db, clean)
 
     def set_disabled(self, name: str, disabled: bool = True) -> None:
         """Refuse (or again accept) every login of `name`, keeping the account."""
         with self._write() as db:
             clean = self._existing(db, name)
             db.execute("UPDATE mediators SET disabled = ? WHERE name = ?", [int(disabled), clean])
+            if disabled:
+                self._revoke(db, clean)
 
     def is_disabled(self, name: str) -> bool:
         with self._read() as db:
@@ -311,6 +378,7 @@ class AccountStore(SQLiteStore):
     def remove(self, name: str) -> None:
         with self._write() as db:
             clean = self._existing(db, name)
+            self._revoke(db, clean)
             db.execute("DELETE FROM mediators WHERE name = ?", [clean])
 
     def names(self) -> list[str]:
@@ -325,53 +393,62 @@ class AccountStore(SQLiteStore):
     # -- logins
 
     @staticmethod
-    def _wait(db: Database, sql: str, params: list[object], limit: int, now: datetime) -> float:
-        """Seconds until fewer than `limit` of the failures `sql` selects remain in the window.
-
-        `sql` selects `at` of the checked failures in the window, newest first."""
-        rows = db.execute(f"{sql} ORDER BY at DESC LIMIT {limit}", params).fetchall()
-        if len(rows) < limit:
+    def _backoff(
+        db: Database, where: str, params: list[object], free: int, base: timedelta, now: datetime
+    ) -> float:
+        """Seconds still to wait after the checked failures `where` selects (see above)."""
+        count, last = db.execute(
+            f"SELECT COUNT(*), MAX(at) FROM login_attempts "
+            f"WHERE ok = 0 AND throttled = 0 AND {where}",
+            params,
+        ).fetchone()
+        if count < free:
             return 0.0
-        oldest = datetime.fromisoformat(rows[-1][0])
-        return (oldest + THROTTLE_WINDOW - now).total_seconds()
+        wait = min(MAX_BACKOFF, base * 2 ** min(count - free, 20))
+        return (datetime.fromisoformat(last) + wait - now).total_seconds()
 
-    def _throttle(self, db: Database, name: str, ip: str, now: datetime) -> float:
-        since = _iso(now - THROTTLE_WINDOW)
-        # A successful login ends that name's run of failures (not the address's).
-        by_name = self._wait(
+    def _throttle(self, db: Database, name: str, ip: str, now: datetime) -> tuple[float, float]:
+        """(seconds before this address may try `name` again, delay of the answer)."""
+        since = _iso(now - ATTEMPTS_KEPT)
+        by_ip = self._backoff(db, "ip = ? AND at > ?", [ip, since], IP_FREE_FAILURES,
+                              IP_BASE_DELAY, now)  # fmt: skip
+        by_pair = self._backoff(
             db,
-            """SELECT at FROM login_attempts
-               WHERE name = ? AND ok = 0 AND throttled = 0 AND at > ?
-                 AND id > (SELECT COALESCE(MAX(id), 0) FROM login_attempts
-                           WHERE name = ? AND ok = 1)""",
-            [name, since, name],
-            MAX_FAILURES_PER_NAME,
+            """name = ? AND ip = ? AND at > ?
+               AND id > (SELECT COALESCE(MAX(id), 0) FROM login_attempts
+                         WHERE name = ? AND ip = ? AND ok = 1)""",
+            [name, ip, since, name, ip],
+            PAIR_FREE_FAILURES,
+            PAIR_BASE_DELAY,
             now,
         )
-        by_ip = self._wait(
-            db,
-            "SELECT at FROM login_attempts WHERE ip = ? AND ok = 0 AND throttled = 0 AND at > ?",
-            [ip, since],
-            MAX_FAILURES_PER_IP,
-            now,
-        )
-        return max(by_name, by_ip)
+        by_name = db.execute(
+            "SELECT COUNT(*) FROM login_attempts "
+            "WHERE name = ? AND ok = 0 AND throttled = 0 AND at > ?",
+            [name, _iso(now - NAME_WINDOW)],
+        ).fetchone()[0]
+        delay = 0.0
+        if by_name >= NAME_SLOW_AFTER:
+            steps = 1 + (by_name - NAME_SLOW_AFTER) // NAME_SLOW_STEP
+            delay = min(NAME_MAX_DELAY, steps * NAME_DELAY_STEP)
+        return max(by_ip, by_pair), delay
 
     def check_login(self, name: str, password: str, ip: str) -> LoginResult:
-        """Check `password` for `name`, recording the attempt; see `LoginResult`."""
+        """Check `password` for `name` from the address `ip`, recording the attempt; see
+        `LoginResult`. Slow (one scrypt): call it off the event loop."""
         clean = normalize_name(name)[:_RECORDED_NAME_MAX]
         ip = ip[:_RECORDED_IP_MAX]
         now = _utc(self._clock())
         with self._write() as db:
             db.execute("DELETE FROM login_attempts WHERE at < ?", [_iso(now - ATTEMPTS_KEPT)])
-            wait = self._throttle(db, clean, ip, now)
+            wait, delay = self._throttle(db, clean, ip, now)
             if wait > 0:
                 db.execute(
                     "INSERT INTO login_attempts (name, ip, at, ok, throttled) "
                     "VALUES (?, ?, ?, 0, 1)",
                     [clean, ip, _iso(now)],
                 )
-                return LoginResult("throttled", retry_after=max(1, math.ceil(wait)))
+                return LoginResult("throttled", max(1, math.ceil(wait)), delay)
             found = self._hash_of(db, clean)
             # Recorded as a failure before the (slow) check, so that attempts running at
             # the same time count against each other; turned into a success below.
@@ -382,7 +459,7 @@ class AccountStore(SQLiteStore):
         stored = found[1] if found else _DUMMY_HASH
         matches = verify_password(password, stored)
         if found is None or found[2] or not matches:
-            return LoginResult("bad")
+            return LoginResult("bad", delay=delay)
         rehashed = hash_password(password) if needs_rehash(stored) else None
         with self._write() as db:
             db.execute("UPDATE login_attempts SET ok = 1 WHERE id = ?", [attempt])
@@ -391,7 +468,97 @@ class AccountStore(SQLiteStore):
                     "UPDATE mediators SET password_hash = ? WHERE id = ? AND password_hash = ?",
                     [rehashed, found[0], stored],
                 )
-        return LoginResult("ok")
+        return LoginResult("ok", delay=delay)
+
+    # -- sessions
+
+    @staticmethod
+    def _revoke(db: Database, name: str) -> int:
+        return db.execute(
+            "DELETE FROM sessions WHERE mediator_id = (SELECT id FROM mediators WHERE name = ?)",
+            [name],
+        ).rowcount
+
+    def open_session(self, name: str) -> tuple[str, Session]:
+        """A new session for the (enabled) account `name`: the id to put in the cookie, and
+        the session. Expired sessions of everyone are purged on the way."""
+        token = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        now = _utc(self._clock())
+        expires = now + SESSION_LIFETIME
+        with self._write() as db:
+            self._purge_sessions(db, now)
+            row = db.execute(
+                "SELECT id FROM mediators WHERE name = ? AND disabled = 0", [normalize_name(name)]
+            ).fetchone()
+            if row is None:
+                raise AccountError(f"Aucun compte actif « {normalize_name(name)} ».")
+            db.execute(
+                "INSERT INTO sessions (id_hash, mediator_id, csrf, created_at, last_seen, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [token_hash(token), row[0], csrf, _iso(now), _iso(now), _iso(expires)],
+            )
+        return token, Session(normalize_name(name), csrf, expires)
+
+    def session(self, token: str) -> Session | None:
+        """The live session whose id is `token`, or None (unknown, revoked, expired, idle
+        too long, or its account disabled). Keeps the session alive."""
+        if not token or len(token) > _TOKEN_MAX:
+            return None
+        key = token_hash(token)
+        now = _utc(self._clock())
+        with self._read() as db:
+            row = db.execute(
+                """SELECT m.name, s.csrf, s.last_seen, s.expires_at, m.disabled
+                   FROM sessions s JOIN mediators m ON m.id = s.mediator_id
+                   WHERE s.id_hash = ?""",
+                [key],
+            ).fetchone()
+        if row is None:
+            return None
+        name, csrf, last_seen_raw, expires_raw, disabled = row
+        last_seen = datetime.fromisoformat(last_seen_raw)
+        expires = datetime.fromisoformat(expires_raw)
+        if disabled or now >= expires or now >= last_seen + SESSION_IDLE:
+            with self._write() as db:
+                db.execute("DELETE FROM sessions WHERE id_hash = ?", [key])
+            return None
+        if now - last_seen >= _SEEN_EVERY:
+            with self._write() as db:
+                db.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?", [_iso(now), key])
+        return Session(str(name), str(csrf), expires)
+
+    def close_session(self, token: str) -> None:
+        """End the session `token` (logout); nothing happens when it is unknown."""
+        if token and len(token) <= _TOKEN_MAX:
+            with self._write() as db:
+                db.execute("DELETE FROM sessions WHERE id_hash = ?", [token_hash(token)])
+
+    def revoke_sessions(self, name: str) -> int:
+        """End every session of `name`; returns how many there were."""
+        with self._write() as db:
+            return self._revoke(db, normalize_name(name))
+
+    def _purge_sessions(self, db: Database, now: datetime) -> int:
+        return db.execute(
+            "DELETE FROM sessions WHERE expires_at <= ? OR last_seen <= ?",
+            [_iso(now), _iso(now - SESSION_IDLE)],
+        ).rowcount
+
+    def purge_sessions(self) -> int:
+        """Delete expired and idle sessions; returns how many."""
+        with self._write() as db:
+            return self._purge_sessions(db, _utc(self._clock()))
+
+    def session_count(self, name: str) -> int:
+        with self._read() as db:
+            return int(
+                db.execute(
+                    "SELECT COUNT(*) FROM sessions s JOIN mediators m ON m.id = s.mediator_id "
+                    "WHERE m.name = ?",
+                    [normalize_name(name)],
+                ).fetchone()[0]
+            )
 
 
 # --- command line ---------------------------------------------------------------------------

@@ -231,13 +231,33 @@ def build_report(
 # --- period ---------------------------------------------------------------------------------
 
 
+# Dates outside these bounds are refused: no ticket is that old, and a day next to
+# date.max would overflow the "day after" arithmetic of a period.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
+def check_day(value: str) -> date:
+    """The day 'YYYY-MM-DD' in `value`, between FIRST_DAY and LAST_DAY; ValueError (with
+    a French message) otherwise."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("utilisez le format AAAA-MM-JJ, par exemple 2024-03-31.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(
+            f"choisissez une date entre le {FIRST_DAY:%d/%m/%Y} et le {LAST_DAY:%d/%m/%Y}."
+        )
+    return day
+
+
 def _parse_day(value: str, what: str) -> date:
     try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
+        return check_day(value)
+    except ValueError as exc:
+        reason = str(exc)
         raise ValueError(
-            f"Date {what} invalide : « {value} ». Utilisez le format AAAA-MM-JJ, "
-            "par exemple 2024-03-31."
+            f"Date {what} invalide : « {value} ». {reason[:1].upper()}{reason[1:]}"
         ) from None
 
 

@@ -1,5 +1,7 @@
 """Mediator accounts: scrypt-hashed passwords checked in constant shape, French refusals,
-throttled logins, and `python -m bot.accounts` that never takes a password as an argument."""
+logins throttled per address (never a lock a third party can put on a name), server-side
+sessions that logout, a new password and removal end, and `python -m bot.accounts` that
+never takes a password as an argument."""
 
 from __future__ import annotations
 
@@ -19,14 +21,21 @@ import pytest
 
 from bot import accounts
 from bot.accounts import (
-    MAX_FAILURES_PER_IP,
-    MAX_FAILURES_PER_NAME,
-    THROTTLE_WINDOW,
+    IP_BASE_DELAY,
+    IP_FREE_FAILURES,
+    MAX_BACKOFF,
+    NAME_MAX_DELAY,
+    NAME_SLOW_AFTER,
+    PAIR_BASE_DELAY,
+    PAIR_FREE_FAILURES,
+    SESSION_IDLE,
+    SESSION_LIFETIME,
     AccountError,
     AccountStore,
     LoginResult,
     hash_password,
     main,
+    token_hash,
     verify_password,
 )
 from bot.settings import ROOT, Settings
@@ -256,54 +265,102 @@ def test_every_attempt_is_recorded(camille: AccountStore):
     ]
 
 
-def test_five_failures_lock_the_name_until_the_window_passes(
+OTHER_IP = "198.51.100.7"
+ATTACKER = "203.0.113.9"
+
+
+def test_a_third_party_cannot_lock_a_mediator_out(camille: AccountStore, clock: FakeClock):
+    # Far more failures on « camille » than any lock used to need, from one address.
+    for _ in range(40):
+        camille.check_login("camille", "mauvais mot de passe", ATTACKER)
+        clock.advance(seconds=1)
+    refused = camille.check_login("camille", PASSWORD, ATTACKER)
+    assert refused.status == "throttled" and refused.retry_after > 0
+    # Camille, from her own address, is not concerned.
+    assert camille.check_login("camille", PASSWORD, OTHER_IP).ok
+
+
+def test_many_addresses_only_slow_a_name_down(camille: AccountStore, clock: FakeClock):
+    # A distributed attack: 60 addresses, 4 failures each (under every per-address limit).
+    for host in range(60):
+        fail(camille, 4, ip=f"203.0.113.{host}")
+    clock.advance(seconds=1)
+    result = camille.check_login("camille", PASSWORD, OTHER_IP)
+    assert result.ok  # not locked out
+    assert 0 < result.delay <= NAME_MAX_DELAY  # but every answer on that name waits
+    clock.advance(hours=1, seconds=1)
+    assert camille.check_login("camille", PASSWORD, OTHER_IP) == LoginResult("ok")
+
+
+def test_failures_on_a_name_from_one_address_back_off_exponentially(
     camille: AccountStore, clock: FakeClock
 ):
-    fail(camille, MAX_FAILURES_PER_NAME - 1)
-    clock.advance(minutes=5)
-    fail(camille, 1)
-    clock.advance(minutes=1)
-    # Even the right password, from another address, is refused without being checked.
-    locked = camille.check_login("camille", PASSWORD, "198.51.100.7")
-    assert locked == LoginResult("throttled", retry_after=9 * 60)
+    fail(camille, PAIR_FREE_FAILURES - 1)
+    assert camille.check_login("camille", PASSWORD, IP).ok  # under the limit: no wait
+    fail(camille, PAIR_FREE_FAILURES)
+    first = camille.check_login("camille", PASSWORD, IP)
+    assert first == LoginResult("throttled", retry_after=int(PAIR_BASE_DELAY.total_seconds()))
     assert raw_rows(camille.path, "SELECT ok, throttled FROM login_attempts")[-1] == (0, 1)
-    # Other names are not concerned.
+    # Other names from the same address are not concerned (the address is under its limit).
     camille.create("dominique", PASSWORD)
     assert camille.check_login("dominique", PASSWORD, IP).ok
-    # Refused attempts do not extend the lock; the oldest failures age out.
-    clock.advance(seconds=9 * 60 - 1)
+    # Refused attempts are not checked and do not make the wait longer.
+    clock.advance(seconds=PAIR_BASE_DELAY.total_seconds() - 1)
     assert camille.check_login("camille", PASSWORD, IP) == LoginResult("throttled", 1)
     clock.advance(seconds=1)
+    fail(camille, 1)  # one more checked failure: the wait doubles
+    doubled = camille.check_login("camille", PASSWORD, IP)
+    assert doubled.retry_after == 2 * PAIR_BASE_DELAY.total_seconds()
+    clock.advance(seconds=doubled.retry_after)
     assert camille.check_login("camille", PASSWORD, IP).ok
+
+
+def test_the_back_off_is_capped(camille: AccountStore, clock: FakeClock):
+    for _ in range(30):
+        wait = camille.check_login("camille", "mauvais mot de passe", IP).retry_after
+        clock.advance(seconds=wait)
+    assert camille.check_login("camille", "x", IP).retry_after <= MAX_BACKOFF.total_seconds()
 
 
 def test_a_successful_login_ends_the_run_of_failures_for_its_name(
     camille: AccountStore, clock: FakeClock
 ):
-    fail(camille, MAX_FAILURES_PER_NAME - 1)
+    fail(camille, PAIR_FREE_FAILURES - 1)
     assert camille.check_login("camille", PASSWORD, IP).ok
-    fail(camille, MAX_FAILURES_PER_NAME - 1)
+    fail(camille, PAIR_FREE_FAILURES - 1)
     assert camille.check_login("camille", PASSWORD, IP).ok
 
 
 def test_unknown_names_are_throttled_like_real_ones(camille: AccountStore):
-    fail(camille, MAX_FAILURES_PER_NAME, name="personne")
+    fail(camille, PAIR_FREE_FAILURES, name="personne")
     assert camille.check_login("personne", "x", IP).status == "throttled"
 
 
-def test_twenty_failures_from_one_address_lock_that_address(
+def test_an_address_that_fails_on_many_names_is_slowed_down(
     camille: AccountStore, clock: FakeClock
 ):
-    for i in range(MAX_FAILURES_PER_IP):
+    for i in range(IP_FREE_FAILURES):
         fail(camille, 1, name=f"nom{i}")
-    locked = camille.check_login("camille", PASSWORD, IP)
-    assert locked.status == "throttled"
-    assert locked.retry_after == THROTTLE_WINDOW.total_seconds()
-    # Another address is not concerned, and its success does not unlock this one.
-    assert camille.check_login("camille", PASSWORD, "198.51.100.7").ok
+    refused = camille.check_login("camille", PASSWORD, IP)
+    assert refused == LoginResult("throttled", retry_after=int(IP_BASE_DELAY.total_seconds()))
+    # Another address is not concerned, and its success does not free this one.
+    assert camille.check_login("camille", PASSWORD, OTHER_IP).ok
     assert camille.check_login("camille", PASSWORD, IP).status == "throttled"
-    clock.advance(minutes=15)
+    clock.advance(seconds=IP_BASE_DELAY.total_seconds())
+    fail(camille, 1, name="encore")
+    assert camille.check_login("camille", PASSWORD, IP).retry_after == 2 * int(
+        IP_BASE_DELAY.total_seconds()
+    )
+    clock.advance(seconds=2 * IP_BASE_DELAY.total_seconds())
     assert camille.check_login("camille", PASSWORD, IP).ok
+
+
+def test_the_name_delay_starts_past_its_threshold(camille: AccountStore):
+    for host in range(NAME_SLOW_AFTER - 1):
+        fail(camille, 1, ip=f"203.0.113.{host}")
+    assert camille.check_login("camille", PASSWORD, OTHER_IP).delay == 0
+    fail(camille, 1, ip="203.0.113.250")
+    assert camille.check_login("camille", PASSWORD, OTHER_IP).delay > 0
 
 
 def test_attempts_older_than_a_day_are_forgotten(camille: AccountStore, clock: FakeClock):
@@ -313,6 +370,77 @@ def test_attempts_older_than_a_day_are_forgotten(camille: AccountStore, clock: F
     clock.advance(hours=2)
     camille.check_login("camille", PASSWORD, IP)
     assert raw_rows(camille.path, "SELECT COUNT(*) FROM login_attempts") == [(2,)]
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def test_a_session_is_stored_as_a_hash_and_found_by_its_id(camille: AccountStore):
+    token, opened = camille.open_session("Camille")
+    assert opened.name == "camille" and len(token) >= 40 and opened.csrf != token
+    found = camille.session(token)
+    assert found is not None and found.name == "camille" and found.csrf == opened.csrf
+    rows = raw_rows(camille.path, "SELECT id_hash, csrf FROM sessions")
+    assert rows == [(token_hash(token), opened.csrf)]
+    assert token.encode() not in Path(camille.path).read_bytes()
+    assert camille.session(token + "x") is None and camille.session("") is None
+    assert camille.session("x" * 10_000) is None
+
+
+def test_logout_ends_only_that_session(camille: AccountStore):
+    first, _ = camille.open_session("camille")
+    second, _ = camille.open_session("camille")
+    camille.close_session(first)
+    assert camille.session(first) is None and camille.session(second) is not None
+
+
+@pytest.mark.parametrize("how", ["password", "disabled", "removed", "revoked"])
+def test_account_changes_end_every_session(camille: AccountStore, how: str):
+    camille.create("dominique", PASSWORD)
+    tokens = [camille.open_session("camille")[0] for _ in range(2)]
+    other, _ = camille.open_session("dominique")
+    if how == "password":
+        camille.set_password("camille", "un tout nouveau mot")
+    elif how == "disabled":
+        camille.set_disabled("camille")
+    elif how == "removed":
+        camille.remove("camille")
+    else:
+        assert camille.revoke_sessions("camille") == 2
+    assert [camille.session(t) for t in tokens] == [None, None]
+    assert camille.session(other) is not None
+    assert raw_rows(camille.path, "SELECT COUNT(*) FROM sessions") == [(1,)]
+
+
+def test_a_disabled_account_gets_no_session(camille: AccountStore):
+    camille.set_disabled("camille")
+    with pytest.raises(AccountError):
+        camille.open_session("camille")
+
+
+def test_sessions_end_when_idle_and_after_their_lifetime(camille: AccountStore, clock: FakeClock):
+    token, _ = camille.open_session("camille")
+    # Kept alive by use, up to the lifetime.
+    used = timedelta()
+    while used + SESSION_IDLE / 2 < SESSION_LIFETIME:
+        clock.advance(seconds=(SESSION_IDLE / 2).total_seconds())
+        used += SESSION_IDLE / 2
+        assert camille.session(token) is not None, used
+    clock.advance(seconds=(SESSION_LIFETIME - used).total_seconds())
+    assert camille.session(token) is None
+    idle, _ = camille.open_session("camille")
+    clock.advance(seconds=SESSION_IDLE.total_seconds())
+    assert camille.session(idle) is None
+
+
+def test_expired_sessions_are_purged(camille: AccountStore, clock: FakeClock):
+    for _ in range(3):
+        camille.open_session("camille")
+    clock.advance(seconds=SESSION_IDLE.total_seconds() + 1)
+    live, _ = camille.open_session("camille")  # purges the idle ones on the way
+    assert raw_rows(camille.path, "SELECT COUNT(*) FROM sessions") == [(1,)]
+    clock.advance(seconds=SESSION_IDLE.total_seconds() + 1)
+    assert camille.purge_sessions() == 1 and camille.session(live) is None
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -400,8 +528,12 @@ def test_cli_list_passwd_remove(data_dir: Path, monkeypatch, capsys):
     assert main(["list"]) == 0
     assert capsys.readouterr().out == "camille\ndominique (désactivé)\n2 compte(s).\n"
 
+    with AccountStore(data_dir / "accounts.db") as store:
+        token, _ = store.open_session("camille")
     typed(monkeypatch, "nouveau mot de passe", "nouveau mot de passe")
     assert main(["passwd", "camille"]) == 0
+    with AccountStore(data_dir / "accounts.db") as store:
+        assert store.session(token) is None  # the CLI's new password ended the session
     assert capsys.readouterr().out == "Mot de passe du compte « camille » changé.\n"
     assert login(data_dir, "camille", "nouveau mot de passe") == "ok"
     stdin(monkeypatch, "encore un autre\r\n")

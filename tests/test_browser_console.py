@@ -127,3 +127,77 @@ def test_a_mediator_follows_up_a_real_handoff(browser, running_stack):
     page.goto(f"{web}/mediation/guides")
     check_accessibility(page, "guides")
     context.close()
+
+
+def test_console_pages_with_incidents_and_error_pages_stay_accessible(browser, tmp_path: Path):
+    """No Rasa needed: a ticket written straight to the store, incidents recorded, the web
+    app served by a real uvicorn. The status box and the French error pages pass axe too,
+    and logging out leaves a cookie that no longer opens anything."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from bot import incidents
+    from bot.settings import Settings
+    from bot.tickets import TicketStore
+    from bot.web.app import create_app
+
+    settings = Settings(Settings.from_env().values | {"DATA_DIR": str(tmp_path / "var")})
+    settings.data_dir.mkdir(parents=True)
+    make_account(settings.data_dir, "dominique", "un mot de passe solide")
+    with TicketStore.open(settings) as store:
+        ticket = store.create(
+            sender_id="conv-axe", channel="widget", reason="asked", contact_preference="desk",
+            summary=f"Demande {PAYLOAD}", transcript=[],
+        )  # fmt: skip
+    incidents.record("ticket_write_failed", "database is locked", settings=settings)
+    incidents.record("handoff_flood", "21 in 60 s", settings=settings)
+    incidents.record("server_restarted", "rasa exited", settings=settings)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                       ws="none")
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.05)
+        web = f"http://127.0.0.1:{port}"
+        context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(f"{web}/mediation/login")
+        page.get_by_label("Nom").fill("dominique")
+        page.get_by_label("Mot de passe").fill("un mot de passe solide")
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_url(f"{web}/mediation/")
+        box = page.locator("section.service").inner_text()
+        assert "1 ticket n'a pas pu être enregistré" in box and "redémarré" in box
+        check_accessibility(page, "queue-incidents")
+        page.goto(f"{web}/mediation/tickets/{ticket.id}")
+        assert page.evaluate("() => window.pwned") is None
+        missing = page.goto(f"{web}/mediation/nulle-part")
+        assert missing is not None and missing.status == 404
+        assert "Cette page n'existe pas." in page.locator("main").inner_text()
+        check_accessibility(page, "error-404")
+        cookie = next(c for c in context.cookies() if c["name"] == "guichet_session")
+        assert (
+            cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/mediation"
+        )
+        page.goto(f"{web}/mediation/")
+        page.get_by_role("button", name="Se déconnecter").click()
+        page.wait_for_url(f"{web}/mediation/login")
+        # The old cookie, put back by hand, opens nothing.
+        context.add_cookies([{k: cookie[k] for k in ("name", "value", "domain", "path")}])
+        page.goto(f"{web}/mediation/")
+        assert page.url.endswith("/mediation/login")
+        context.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

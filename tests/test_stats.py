@@ -384,6 +384,9 @@ def test_the_default_period_is_the_last_30_days():
         ("2024-03-10", "2024-03-04", r"La date de début \(10/03/2024\) est après la date de fin"),
         ("2024-04-05", None, r"est après la date de fin \(31/03/2024\)"),
         ("2023-01-01", "2024-01-02", r"La période ne peut pas dépasser 366 jours\."),
+        # Out of range: 9999-12-31 once overflowed the "day after" arithmetic (a 500).
+        (None, "9999-12-31", r"Date de fin invalide : « 9999-12-31 »\. Choisissez une date"),
+        ("0001-01-01", None, r"Date de début invalide : « 0001-01-01 »"),
     ],
 )
 def test_a_bad_period_is_explained_in_french(since: str | None, until: str | None, message: str):

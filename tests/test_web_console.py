@@ -1,10 +1,16 @@
-"""The mediators' console over HTTP: every route guarded, forms protected, bad input answered."""
+"""The mediators' console over HTTP: every route guarded, forms protected, bad input answered,
+sessions that end for good, a login throttle no third party can turn against a mediator,
+pages never cached, and the service's incidents shown on the queue page."""
 
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +19,12 @@ import yaml
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from bot import incidents
 from bot.accounts import AccountStore
 from bot.settings import ROOT, Settings
 from bot.tickets import TicketStore
 from bot.web.app import create_app
+from bot.web.mediation import service_status
 
 PASSWORD = "correct horse battery"
 TRANSCRIPT: list[dict[str, Any]] = [
@@ -130,12 +138,95 @@ def test_login_logout_and_session_cookie(client):
                 "csrf": csrf_of(client.get("/mediation/login").text),
             },
         )
-        .headers["set-cookie"]
+        .headers.get_list("set-cookie")[0]
         .lower()
     )
-    assert "httponly" in set_cookie and "samesite=strict" in set_cookie and "max-age" in set_cookie
+    assert set_cookie.startswith("guichet_session=")
+    for attribute in ("httponly", "samesite=strict", "max-age", "path=/mediation"):
+        assert attribute in set_cookie
+    assert "secure" not in set_cookie  # SECURE_COOKIES is false by default
     token = csrf_of(client.get("/mediation/").text)
     assert client.post("/mediation/logout", data={"csrf": token}).status_code == 303
+    assert client.get("/mediation/").status_code == 303
+
+
+def test_the_cookie_is_secure_when_asked(settings):
+    secure = Settings(settings.values | {"SECURE_COOKIES": "true"})
+    secure.data_dir.mkdir(parents=True, exist_ok=True)
+    with AccountStore.open(secure) as accounts:
+        accounts.create("camille", PASSWORD)
+    # Over HTTPS: a browser sends a Secure cookie back only there.
+    browser = TestClient(create_app(secure), follow_redirects=False, base_url="https://testserver")
+    page = browser.get("/mediation/login")
+    assert "; secure" in page.headers["set-cookie"].lower()
+    done = browser.post(
+        "/mediation/login",
+        data={"name": "camille", "password": PASSWORD, "csrf": csrf_of(page.text)},
+    )
+    assert done.status_code == 303
+    cookies = [c.lower() for c in done.headers.get_list("set-cookie")]
+    assert any(c.startswith("guichet_session=") and "; secure" in c for c in cookies)
+
+
+def replay(client: TestClient, cookie: str, path: str = "/mediation/"):
+    """A request carrying only `cookie`, as an attacker who copied it would send it."""
+    fresh = TestClient(client.app, follow_redirects=False)
+    return fresh.get(path, headers={"Cookie": f"guichet_session={cookie}"})
+
+
+def test_a_session_is_stored_server_side_and_only_its_id_is_in_the_cookie(client, settings):
+    log_in(client)
+    cookie = client.cookies.get("guichet_session")
+    assert cookie and "camille" not in cookie and len(cookie) < 100
+    assert replay(client, cookie).status_code == 200
+    with AccountStore.open(settings) as accounts:
+        assert accounts.session_count("camille") == 1
+    assert replay(client, cookie + "x").status_code == 303
+
+
+def test_the_old_cookie_is_refused_after_logout(client):
+    token = log_in(client)
+    cookie = client.cookies.get("guichet_session")
+    assert cookie
+    client.post("/mediation/logout", data={"csrf": token})
+    refused = replay(client, cookie)
+    assert refused.status_code == 303 and refused.headers["location"] == "/mediation/login"
+    post = TestClient(client.app, follow_redirects=False).post(
+        "/mediation/tickets/1/notes",
+        data={"csrf": token, "text": "x"},
+        headers={"Cookie": f"guichet_session={cookie}"},
+    )
+    assert post.status_code == 401
+
+
+def run_cli(settings: Settings, *args: str, stdin: str = "") -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.accounts", *args],
+        input=stdin, text=True, capture_output=True, check=False, cwd=ROOT,
+        env={**os.environ, "DATA_DIR": str(settings.data_dir)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_old_cookie_is_refused_after_passwd_and_after_removal(client, settings):
+    log_in(client)
+    cookie = client.cookies.get("guichet_session")
+    assert cookie and replay(client, cookie).status_code == 200
+    run_cli(settings, "passwd", "camille", "--password-stdin", stdin="un autre mot de passe\n")
+    assert replay(client, cookie).status_code == 303
+    # Logged in again with the new password, then the account is removed.
+    log_in(client, "un autre mot de passe")
+    cookie = client.cookies.get("guichet_session")
+    assert cookie and replay(client, cookie).status_code == 200
+    run_cli(settings, "remove", "camille")
+    assert replay(client, cookie).status_code == 303
+    assert client.get("/mediation/export?format=csv").status_code == 303
+
+
+def test_a_disabled_account_loses_its_session(client, settings):
+    log_in(client)
+    with AccountStore.open(settings) as accounts:
+        accounts.set_disabled("camille")
     assert client.get("/mediation/").status_code == 303
 
 
@@ -151,11 +242,54 @@ def test_wrong_password_then_throttling(client):
         "/mediation/login", data={"name": "camille", "password": PASSWORD, "csrf": token}
     )
     assert locked.status_code == 429 and "Trop d'essais" in text_of(locked)
+    assert int(locked.headers["retry-after"]) > 0
+    assert "Réessayez dans 1 minute." in text_of(locked)
+
+
+def from_address(client: TestClient, host: str) -> TestClient:
+    return TestClient(client.app, follow_redirects=False, client=(host, 40000))
+
+
+def test_a_third_party_cannot_lock_camille_out(client):
+    attacker = from_address(client, "203.0.113.9")
+    statuses = []
+    for _ in range(30):
+        token = csrf_of(attacker.get("/mediation/login").text)
+        answer = attacker.post(
+            "/mediation/login", data={"name": "camille", "password": "devine", "csrf": token}
+        )
+        statuses.append(answer.status_code)
+    assert statuses[:5] == [401] * 5 and statuses[-1] == 429
+    assert "Trop d'essais depuis cette adresse" in text_of(answer)
+    assert int(answer.headers["retry-after"]) > 0
+    # Even with the right password, that address waits.
+    token = csrf_of(attacker.get("/mediation/login").text)
+    assert (
+        attacker.post(
+            "/mediation/login", data={"name": "camille", "password": PASSWORD, "csrf": token}
+        ).status_code
+        == 429
+    )
+    # Camille, from the desk, logs in.
+    desk = from_address(client, "192.0.2.44")
+    token = csrf_of(desk.get("/mediation/login").text)
+    done = desk.post(
+        "/mediation/login", data={"name": "camille", "password": PASSWORD, "csrf": token}
+    )
+    assert done.status_code == 303 and desk.get("/mediation/").status_code == 200
 
 
 def test_login_needs_its_csrf_token(client):
     response = client.post("/mediation/login", data={"name": "camille", "password": PASSWORD})
     assert response.status_code == 403 and "expiré" in response.text
+    # A token from another browser (another login cookie) is refused too.
+    other = TestClient(client.app, follow_redirects=False)
+    foreign = csrf_of(other.get("/mediation/login").text)
+    client.get("/mediation/login")
+    response = client.post(
+        "/mediation/login", data={"name": "camille", "password": PASSWORD, "csrf": foreign}
+    )
+    assert response.status_code == 403
 
 
 def test_forms_refuse_a_missing_or_wrong_csrf_token(client, ticket_id):
@@ -198,6 +332,10 @@ def test_bad_input_gets_a_french_message_never_a_500(client, ticket_id):
         (client.get("/mediation/tickets/999"), 404, "n'existe pas"),
         (client.get("/mediation/tickets/abc"), 404, "n'existe pas"),
         (client.get("/mediation/?since=hier"), 400, "Date invalide"),
+        (client.get("/mediation/?until=9999-12-31"), 400, "Date invalide"),
+        (client.get("/mediation/?since=0001-01-01"), 400, "Date invalide"),
+        (client.get("/mediation/report?until=9999-12-31"), 400, "Date de fin invalide"),
+        (client.get("/mediation/report.csv?since=0001-01-01"), 400, "Date de début invalide"),
         (client.get("/mediation/?status=perdu"), 400, "Filtre inconnu"),
         (client.get("/mediation/?page=-3"), 200, "Tickets de suivi"),
         (client.get("/mediation/report?since=2026-13-01"), 400, ""),
@@ -292,3 +430,67 @@ def test_security_headers(client):
     response = client.get("/mediation/login")
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_console_pages_and_exports_are_never_cached(client, ticket_id):
+    paths = ["/mediation/login"]
+    log_in(client)
+    paths += [
+        "/mediation/",
+        f"/mediation/tickets/{ticket_id}",
+        "/mediation/export?format=csv",
+        "/mediation/export?format=json",
+        "/mediation/report",
+        "/mediation/report.csv",
+        "/mediation/guides",
+        "/mediation/tickets/999",
+    ]
+    for path in paths:
+        response = client.get(path)
+        assert response.headers["cache-control"] == "no-store", path
+        assert response.headers["pragma"] == "no-cache", path
+
+
+def test_visitor_pages_set_no_cookie(client):
+    for path in ("/", "/widget.js", "/api/config", "/demo", "/healthz"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "set-cookie" not in response.headers, path
+    assert not client.cookies
+
+
+def visible(response) -> str:
+    """The page's words without markup, spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", "", text_of(response)).split())
+
+
+def test_the_queue_shows_incidents_of_the_last_day(client, settings):
+    log_in(client)
+    quiet = visible(client.get("/mediation/"))
+    assert "État du service" in quiet and "Attention" not in quiet
+    assert "refusées par les limites : 0 dans la dernière heure, 0 depuis 24 heures." in quiet
+    for _ in range(2):
+        incidents.record("ticket_write_failed", "database is locked", settings=settings)
+    incidents.record("handoff_flood", "21 tickets in 60 s", settings=settings)
+    for _ in range(2):
+        incidents.record("handoff_limit_conversation", "conv", settings=settings)
+    incidents.record("server_restarted", "rasa exited with 137", settings=settings)
+    page = visible(client.get("/mediation/"))
+    assert (
+        "Attention : 2 tickets n'ont pas pu être enregistrés depuis 24 heures (à " in page
+        and "Les visiteurs ont reçu les horaires de l'accueil." in page
+    )
+    assert re.search(r"\(à \d\d:\d\d, \d\d:\d\d\)", page)
+    assert "refusées par les limites : 3 dans la dernière heure, 3 depuis 24 heures" in page
+    assert "2 pour trop de demandes dans une conversation, 1 pour trop de demandes" in page
+    assert "redémarré automatiquement : 1 fois depuis 24 heures" in page
+    assert client.get("/mediation/").text.count('role="alert"') == 2
+    # A day later, nothing of it is shown any more.
+    later = datetime.now(timezone.utc) + timedelta(hours=24, minutes=1)
+    assert service_status(settings, now=later) == {
+        "alerts": [],
+        "refused_hour": 0,
+        "refused_day": 0,
+        "refused_per_conversation": 0,
+        "refused_flood": 0,
+    }

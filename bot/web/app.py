@@ -1,21 +1,30 @@
-"""Assemble the web app: one Starlette app, each front end its own module."""
+"""Assemble the web app: one Starlette app, each front end its own module.
+
+`Guard` wraps the whole app, outside Starlette's own error middleware, so that every
+response (a 500 from a crashing route included) carries the security headers, console and
+API answers are never cached, and no request body grows past `MAX_BODY_BYTES` whatever its
+transfer encoding. Every error page is French: HTML for pages, `[{"text": …}]` under /api/.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable
+import html
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
+    HTMLResponse,
     JSONResponse,
-    PlainTextResponse,
     RedirectResponse,
     Response,
 )
@@ -27,10 +36,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.settings import Settings, get_settings
 from bot.web.chat import VISITOR_TEXT_HEADER, ChatApi
 from bot.web.mediation import Console
-from bot.web.security import SESSION_HOURS, session_secret
 
 HERE = Path(__file__).parent
-MAX_BODY_BYTES = 64 * 1024  # forms here are small; anything bigger is refused early
+MAX_BODY_BYTES = 64 * 1024  # forms and chat messages are small; anything bigger is refused
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -41,10 +49,83 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+# Console pages and exports hold visitors' details; API answers hold their conversation.
+PRIVATE_PREFIXES = ("/mediation", "/api/")
+
+# What a reader sees for each error status (title, sentence); one short French sentence.
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("Demande illisible", "La demande n'a pas pu être lue. Réessayez."),
+    401: ("Connexion nécessaire", "Connectez-vous d'abord."),
+    403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
+    404: ("Page introuvable", "Cette page n'existe pas."),
+    405: ("Action impossible", "Cette page ne s'utilise pas de cette façon."),
+    413: (
+        "Envoi trop volumineux",
+        "Ce message est trop long pour être envoyé. Raccourcissez-le et réessayez.",
+    ),
+    429: ("Trop de demandes", "Trop de demandes. Réessayez dans un moment."),
+    500: (
+        "Erreur du service",
+        "Une erreur est survenue de notre côté. Réessayez dans un moment, ou demandez de "
+        "l'aide à l'accueil.",
+    ),
+}
+
+log = logging.getLogger(__name__)
 
 
-class SecurityHeaders:
-    """Adds the security headers to every response and refuses oversized bodies."""
+class BodyTooLarge(Exception):
+    """Raised from `receive` once a request body passes MAX_BODY_BYTES."""
+
+
+def error_response(
+    path: str, status: int, headers: Mapping[str, str] | None = None, message: str | None = None
+) -> Response:
+    """The French answer for `status`: JSON under /api/, a small HTML page elsewhere. Built
+    without templates, so that it works even when what failed was rendering."""
+    title, sentence = ERRORS.get(status, ERRORS[500 if status >= 500 else 400])
+    sentence = message or sentence
+    if path.startswith("/api/"):
+        return JSONResponse([{"text": sentence}], status_code=status, headers=headers)
+    back = ("/mediation/", "la console") if path.startswith("/mediation") else ("/", "l'accueil")
+    page = f"""<!doctype html>
+<html lang="fr">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{html.escape(title)} — Guichet</title>
+  <link rel="stylesheet" href="/static/console.css">
+</head>
+<body>
+  <main id="contenu">
+    <h1>{html.escape(title)}</h1>
+    <p class="error">{html.escape(sentence)}</p>
+    <p><a href="{back[0]}">Revenir à {back[1]}</a></p>
+  </main>
+</body>
+</html>
+"""
+    return HTMLResponse(page, status_code=status, headers=headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = exc.headers if isinstance(exc, HTTPException) else None
+    return error_response(request.url.path, status, headers)
+
+
+async def too_large(request: Request, exc: Exception) -> Response:
+    return error_response(request.url.path, 413)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, BodyTooLarge):  # raised outside a route's own handling
+        return error_response(request.url.path, 413)
+    return error_response(request.url.path, 500)
+
+
+class Guard:
+    """Outermost layer: headers on every response, body limits, a French last resort."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -53,20 +134,59 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope.get("headers") or []).get(b"content-length", b"0")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            response = PlainTextResponse("Envoi trop volumineux.", status_code=413)
-            await response(scope, receive, send)
-            return
+        path = str(scope.get("path") or "")
+        private = path.startswith(PRIVATE_PREFIXES)
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or [])
-                headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                message["headers"] = headers
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                if private:
+                    headers["Cache-Control"] = "no-store"
+                    headers["Pragma"] = "no-cache"
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            status = 413 if declared.isdigit() else 400
+            await error_response(path, status)(scope, receive, send_with_headers)
+            return
+
+        received = 0
+
+        async def counted_receive() -> Message:
+            # Counted as the bytes arrive: a chunked body, or one longer than its
+            # Content-Length claims, is cut off at the limit rather than read whole.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted_receive, send_with_headers)
+        except BodyTooLarge:
+            # Already answered 413 (route handler or error middleware); not a server fault.
+            if not started:
+                await error_response(path, 413)(scope, receive, send_with_headers)
+        except Exception:
+            if started:
+                raise  # the error middleware answered; let the server log it
+            log.exception("unhandled error on %s", path)
+            await error_response(path, 500)(scope, receive, send_with_headers)
+
+
+class GuichetApp(Starlette):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside ServerErrorMiddleware, which Starlette puts before any user middleware.
+        return Guard(super().build_middleware_stack())
 
 
 async def healthz(request: Request) -> Response:
@@ -88,7 +208,7 @@ def static_page(
     async def page(request: Request) -> Response:
         path = STATIC / relative
         if not path.exists():
-            return PlainTextResponse("Page introuvable.", status_code=404)
+            return error_response(request.url.path, 404)
         return FileResponse(path, media_type=media_type)
 
     return page
@@ -113,7 +233,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [
-        Middleware(SecurityHeaders),
         # Host sites of the widget may call the chat API and load the widget's files.
         Middleware(
             CORSMiddleware,
@@ -121,14 +240,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
             expose_headers=[VISITOR_TEXT_HEADER],
-        ),
-        Middleware(
-            SessionMiddleware,
-            secret_key=session_secret(settings),
-            session_cookie="guichet_session",
-            max_age=SESSION_HOURS * 3600,
-            same_site="strict",
-            https_only=False,
         ),
     ]
 
@@ -140,5 +251,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         gc.freeze()
         yield
         await chat.aclose()
+        console.close()
 
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    return GuichetApp(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={
+            BodyTooLarge: too_large,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+    )

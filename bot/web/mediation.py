@@ -1,30 +1,43 @@
 """The mediators' console under /mediation/: log in, follow up tickets, report activity.
 
-Thin routes over the core: `TicketStore` for tickets, `AccountStore` for logins,
-`bot.stats` for the report. Every page but the login needs a logged-in mediator, and every
-form carries a CSRF token.
+Thin routes over the core: `TicketStore` for tickets, `AccountStore` for logins and
+sessions, `bot.stats` for the report, `bot.incidents` for what went wrong. Every page but
+the login needs a logged-in mediator, and every form carries a CSRF token. Every database
+call and every scrypt runs in a worker thread: a locked tickets.db or ten logins at once
+must not stall the event loop, which also serves the visitors' chat.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import math
+import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from bot import incidents
 from bot import tickets as tickets_module
-from bot.accounts import AccountStore
+from bot.accounts import SESSION_LIFETIME, AccountStore, Session
 from bot.guides import load_catalogue
 from bot.settings import Settings
-from bot.stats import build_report, parse_period, report_csv, svg_bar_chart, svg_hours_chart
+from bot.stats import (
+    build_report,
+    check_day,
+    parse_period,
+    report_csv,
+    svg_bar_chart,
+    svg_hours_chart,
+)
 from bot.tickets import (
     CHANNELS,
     MAX_NOTE_CHARS,
@@ -35,7 +48,18 @@ from bot.tickets import (
     export_json,
 )
 from bot.transcript import REASON_LABELS
-from bot.web.security import csrf_ok, csrf_token, current_mediator
+from bot.web.security import (
+    LOGIN_COOKIE,
+    LOGIN_COOKIE_SECONDS,
+    SESSION_COOKIE,
+    clear_cookie,
+    cookie_value,
+    form_token_ok,
+    login_token,
+    new_nonce,
+    session_secret,
+    set_cookie,
+)
 
 PAGE_SIZE = 20
 REVIEW_AFTER_DAYS = 365
@@ -47,6 +71,63 @@ PREFERENCE_LABELS = {k: v.capitalize() for k, v in tickets_module.CONTACT_LABELS
 ACTION_LABELS = {k: v.capitalize() for k, v in tickets_module.ACTION_LABELS.items()}
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
+# Shown in the console's status box; kinds as bot.incidents records them.
+REFUSED_KINDS = ("handoff_limit_conversation", "handoff_flood")
+TIMES_SHOWN = 5
+
+
+def french_wait(seconds: int) -> str:
+    """'30 secondes', '1 minute', '12 minutes': how long to wait, rounded up."""
+    if seconds < 60:
+        return f"{seconds} seconde{'s' if seconds > 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes > 1 else ''}"
+
+
+def _times(found: list[incidents.Incident], today: dt.date) -> str:
+    """The local times of `found`, oldest first, the day added when it is not today."""
+    shown = []
+    for incident in sorted(found, key=lambda i: i.at)[:TIMES_SHOWN]:
+        local = incident.at.astimezone(TZ)
+        shown.append(local.strftime("%H:%M" if local.date() == today else "%d/%m à %H:%M"))
+    more = ", …" if len(found) > TIMES_SHOWN else ""
+    return ", ".join(shown) + more
+
+
+def service_status(settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
+    """What the queue page says about the last 24 hours: alerts (tickets that could not be
+    written, servers restarted) and the count of hand-offs refused by the limits."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    day = incidents.recent(since=now - dt.timedelta(hours=24), limit=10_000, settings=settings)
+    today = now.astimezone(TZ).date()
+    alerts = []
+    failed = [i for i in day if i.kind == "ticket_write_failed"]
+    if failed:
+        n = len(failed)
+        if n == 1:
+            what = "1 ticket n'a pas pu être enregistré"
+            told = "Le visiteur a reçu les horaires de l'accueil."
+        else:
+            what = f"{n} tickets n'ont pas pu être enregistrés"
+            told = "Les visiteurs ont reçu les horaires de l'accueil."
+        alerts.append(f"Attention : {what} depuis 24 heures (à {_times(failed, today)}). {told}")
+    restarts = [i for i in day if i.kind == "server_restarted"]
+    if restarts:
+        alerts.append(
+            "Un serveur s'est arrêté et a été redémarré automatiquement : "
+            f"{len(restarts)} fois depuis 24 heures (à {_times(restarts, today)})."
+        )
+    refused = [i for i in day if i.kind in REFUSED_KINDS]
+    last_hour = [i for i in refused if i.at >= now - dt.timedelta(hours=1)]
+    by_kind = {kind: sum(1 for i in refused if i.kind == kind) for kind in REFUSED_KINDS}
+    return {
+        "alerts": alerts,
+        "refused_hour": len(last_hour),
+        "refused_day": len(refused),
+        "refused_per_conversation": by_kind["handoff_limit_conversation"],
+        "refused_flood": by_kind["handoff_flood"],
+    }
 
 
 def local_time(iso: str | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
@@ -64,6 +145,9 @@ class Console:
     def __init__(self, settings: Settings, templates: Jinja2Templates):
         self.settings = settings
         self.templates = templates
+        self.secret = session_secret(settings)
+        self._accounts: AccountStore | None = None
+        self._accounts_lock = threading.Lock()
         templates.env.filters["local_time"] = local_time
         templates.env.globals.update(
             STATUS_LABELS=STATUS_LABELS,
@@ -78,13 +162,70 @@ class Console:
     def tickets(self) -> TicketStore:
         return TicketStore.open(self.settings)
 
-    def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        context.update(
-            mediator=current_mediator(request),
-            csrf=csrf_token(request),
-            org_name=self.settings.values["ORG_NAME"],
+    async def with_tickets(self, work: Callable[[TicketStore], T]) -> T:
+        """`work` on a fresh ticket store, in a worker thread."""
+
+        def run() -> T:
+            with self.tickets() as store:
+                return work(store)
+
+        return await run_in_threadpool(run)
+
+    def accounts(self) -> AccountStore:
+        """The accounts store, opened once (in a worker thread, at first use) and shared:
+        every request checks its session there."""
+        with self._accounts_lock:
+            if self._accounts is None:
+                self._accounts = AccountStore.open(self.settings)
+            return self._accounts
+
+    def close(self) -> None:
+        with self._accounts_lock:
+            if self._accounts is not None:
+                self._accounts.close()
+                self._accounts = None
+
+    async def session(self, request: Request) -> Session | None:
+        """The request's live session (looked up once per request), or None."""
+        if not hasattr(request.state, "session"):
+            token = cookie_value(request, SESSION_COOKIE)
+            found = None
+            if token:
+                found = await run_in_threadpool(lambda: self.accounts().session(token))
+            request.state.session = found
+        found = request.state.session
+        return found if isinstance(found, Session) else None
+
+    @staticmethod
+    def mediator(request: Request) -> str:
+        found = getattr(request.state, "session", None)
+        return found.name if isinstance(found, Session) else "?"
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        **context: Any,
+    ) -> Response:
+        found = getattr(request.state, "session", None)
+        nonce = None
+        if isinstance(found, Session):
+            mediator, csrf = found.name, found.csrf
+        else:
+            # The login form (and any page shown before login) uses the double-submit token.
+            nonce = cookie_value(request, LOGIN_COOKIE) or new_nonce()
+            mediator, csrf = None, login_token(self.secret, nonce)
+        context.update(mediator=mediator, csrf=csrf, org_name=self.settings.values["ORG_NAME"])
+        response = self.templates.TemplateResponse(
+            request, name, context, status_code=status, headers=headers
         )
-        return self.templates.TemplateResponse(request, name, context, status_code=status)
+        if nonce is not None and nonce != cookie_value(request, LOGIN_COOKIE):
+            set_cookie(
+                response, LOGIN_COOKIE, nonce, LOGIN_COOKIE_SECONDS, self.settings.secure_cookies
+            )
+        return response
 
     def problem(self, request: Request, message: str, status: int = 400) -> Response:
         return self.render(request, "mediation/problem.html", status=status, message=message)
@@ -110,13 +251,20 @@ class Console:
 
     def login_required(self, handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response:
-            if not current_mediator(request):
+            found = await self.session(request)
+            if found is None:
+                response: Response
                 if request.method == "GET":
-                    return RedirectResponse("/mediation/login", status_code=303)
-                return self.problem(request, "Connectez-vous d'abord.", status=401)
+                    response = RedirectResponse("/mediation/login", status_code=303)
+                else:
+                    response = self.problem(request, "Connectez-vous d'abord.", status=401)
+                if cookie_value(request, SESSION_COOKIE):
+                    # A cookie of an ended session: forget it.
+                    clear_cookie(response, SESSION_COOKIE, self.settings.secure_cookies)
+                return response
             if request.method == "POST":
                 form = await request.form()
-                if not csrf_ok(request, form):
+                if not form_token_ok(found.csrf, form):
                     return self.problem(
                         request,
                         "Ce formulaire a expiré. Rechargez la page et recommencez.",
@@ -137,7 +285,9 @@ class Console:
         if request.method == "GET":
             return self.render(request, "mediation/login.html")
         form = await request.form()
-        if not csrf_ok(request, form):
+        nonce = cookie_value(request, LOGIN_COOKIE)
+        expected = login_token(self.secret, nonce) if nonce else None
+        if not form_token_ok(expected, form):
             return self.render(
                 request,
                 "mediation/login.html",
@@ -147,23 +297,37 @@ class Console:
         name = str(form.get("name") or "").strip().lower()[:40]
         password = str(form.get("password") or "")[:200]
         ip = request.client.host if request.client else "?"
-        with AccountStore.open(self.settings) as accounts:
-            result = accounts.check_login(name, password, ip)
+        # scrypt takes about 50 ms of CPU: in a worker thread, never on the event loop.
+        result = await run_in_threadpool(lambda: self.accounts().check_login(name, password, ip))
+        if result.delay > 0:
+            # The name is under attack from many addresses: every answer waits a little.
+            await asyncio.sleep(result.delay)
         if result.status == "throttled":
-            minutes = max(1, math.ceil(result.retry_after / 60))
-            error = f"Trop d'essais. Réessayez dans {minutes} minute(s)."
-            return self.render(request, "mediation/login.html", status=429, error=error)
+            wait = french_wait(result.retry_after)
+            error = f"Trop d'essais depuis cette adresse. Réessayez dans {wait}."
+            return self.render(
+                request,
+                "mediation/login.html",
+                status=429,
+                headers={"Retry-After": str(result.retry_after)},
+                error=error,
+            )
         if result.status != "ok":
             error = "Nom ou mot de passe incorrect."
             return self.render(request, "mediation/login.html", status=401, error=error)
-        request.session.clear()
-        request.session["mediator"] = name
-        csrf_token(request)
-        return RedirectResponse("/mediation/", status_code=303)
+        token, _ = await run_in_threadpool(lambda: self.accounts().open_session(name))
+        response = RedirectResponse("/mediation/", status_code=303)
+        secure = self.settings.secure_cookies
+        set_cookie(response, SESSION_COOKIE, token, int(SESSION_LIFETIME.total_seconds()), secure)
+        clear_cookie(response, LOGIN_COOKIE, secure)
+        return response
 
     async def logout(self, request: Request) -> Response:
-        request.session.clear()
-        return RedirectResponse("/mediation/login", status_code=303)
+        token = cookie_value(request, SESSION_COOKIE)
+        await run_in_threadpool(lambda: self.accounts().close_session(token))
+        response = RedirectResponse("/mediation/login", status_code=303)
+        clear_cookie(response, SESSION_COOKIE, self.settings.secure_cookies)
+        return response
 
     # -- queue
 
@@ -177,13 +341,14 @@ class Console:
             filters[key] = value
         guide = (query.get("guide") or "").strip()[:60] or None
         try:
-            since = dt.date.fromisoformat(query["since"]) if query.get("since") else None
-            until = dt.date.fromisoformat(query["until"]) if query.get("until") else None
-        except ValueError:
-            return self.problem(request, "Date invalide : utilisez le format AAAA-MM-JJ.")
+            since = check_day(query["since"]) if query.get("since") else None
+            until = check_day(query["until"]) if query.get("until") else None
+        except ValueError as exc:
+            return self.problem(request, f"Date invalide : {exc}")
         page_raw = query.get("page", "1")
         page = int(page_raw) if page_raw.isdigit() and 0 < int(page_raw) < 10_000 else 1
-        with self.tickets() as store:
+
+        def read(store: TicketStore) -> tuple[list[Any], dict[str, int]]:
             found = store.list(
                 **filters,
                 guide=guide,
@@ -192,7 +357,10 @@ class Console:
                 limit=PAGE_SIZE + 1,
                 offset=(page - 1) * PAGE_SIZE,
             )
-            counts = store.count_by_status()
+            return found, store.count_by_status()
+
+        found, counts = await self.with_tickets(read)
+        status = await run_in_threadpool(service_status, self.settings)
         kept = {k: v for k, v in query.items() if k != "page" and v}
         catalogue = load_catalogue(self.settings.knowledge_dir)
         return self.render(
@@ -209,18 +377,24 @@ class Console:
             channels=CHANNELS,
             guides=catalogue.ids,
             domains=[(d, catalogue.domain_title(d)) for d in catalogue.domains()],
+            service=status,
         )
 
     # -- one ticket
 
     async def ticket(self, request: Request) -> Response:
         ticket_id = self.ticket_id(request)
-        with self.tickets() as store:
+        actor = self.mediator(request)
+
+        def read(store: TicketStore) -> Any:
             found = store.get(ticket_id) if ticket_id is not None else None
-            if found is None:
-                return self.problem(request, "Ce ticket n'existe pas.", status=404)
-            if not found.seen_at:
-                store.mark_seen(found.id, actor=current_mediator(request) or "?")
+            if found is not None and not found.seen_at:
+                store.mark_seen(found.id, actor=actor)
+            return found
+
+        found = await self.with_tickets(read)
+        if found is None:
+            return self.problem(request, "Ce ticket n'existe pas.", status=404)
         catalogue = load_catalogue(self.settings.knowledge_dir)
         guide = catalogue.get(found.guide_id or "")
         return self.render(
@@ -235,14 +409,23 @@ class Console:
     async def _change(self, request: Request, action: Callable[..., Any]) -> Response:
         ticket_id = self.ticket_id(request)
         form = await request.form()
-        actor = current_mediator(request) or "?"
-        with self.tickets() as store:
+        actor = self.mediator(request)
+
+        def change(store: TicketStore) -> str | None:
+            """None when done; otherwise what went wrong ('' for a missing ticket)."""
             if ticket_id is None or store.get(ticket_id) is None:
-                return self.problem(request, "Ce ticket n'existe pas.", status=404)
+                return ""
             try:
                 action(store, ticket_id, form, actor)
             except ValueError as exc:
-                return self.problem(request, str(exc))
+                return str(exc)
+            return None
+
+        failed = await self.with_tickets(change)
+        if failed == "":
+            return self.problem(request, "Ce ticket n'existe pas.", status=404)
+        if failed is not None:
+            return self.problem(request, failed)
         return RedirectResponse(f"/mediation/tickets/{ticket_id}", status_code=303)
 
     async def assign(self, request: Request) -> Response:
@@ -287,29 +470,35 @@ class Console:
         status = request.query_params.get("status") or None
         if fmt not in ("csv", "json") or (status and status not in STATUSES):
             return self.problem(request, "Export impossible : format ou statut inconnu.")
-        with self.tickets() as store:
+        actor = self.mediator(request)
+
+        def write(store: TicketStore) -> str:
             found = store.list(status=status, limit=100_000)
-            store.record_export([t.id for t in found], actor=current_mediator(request) or "?",
-                                fmt=fmt)  # fmt: skip
-        buffer = io.StringIO()
-        (export_csv if fmt == "csv" else export_json)(found, buffer)
+            store.record_export([t.id for t in found], actor=actor, fmt=fmt)
+            buffer = io.StringIO()
+            (export_csv if fmt == "csv" else export_json)(found, buffer)
+            return buffer.getvalue()
+
+        content = await self.with_tickets(write)
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
         name = f"tickets-{dt.date.today().isoformat()}.{fmt}"
         return Response(
-            buffer.getvalue(),
+            content,
             media_type=media,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    def _report(self, request: Request) -> Any:
+    async def _report(self, request: Request) -> Any:
         query = request.query_params
         since, until = parse_period(query.get("since"), query.get("until"), dt.date.today())
-        with self.tickets() as store:
-            return build_report(self.settings.tracker_db, store, since, until, TZ)
+        tracker_db = self.settings.tracker_db
+        return await self.with_tickets(
+            lambda store: build_report(tracker_db, store, since, until, TZ)
+        )
 
     async def report(self, request: Request) -> Response:
         try:
-            report = self._report(request)
+            report = await self._report(request)
         except ValueError as exc:
             return self.problem(request, str(exc))
         catalogue = load_catalogue(self.settings.knowledge_dir)
@@ -339,7 +528,7 @@ class Console:
 
     async def report_csv(self, request: Request) -> Response:
         try:
-            report = self._report(request)
+            report = await self._report(request)
         except ValueError as exc:
             return self.problem(request, str(exc))
         buffer = io.StringIO()
