@@ -52,14 +52,14 @@ $(MODEL): $(TRAINING_INPUTS) $(VENV)/.synced
 
 train: $(MODEL) ## Train the model if bot/data, config.yml or domain.yml changed
 
-run: setup train ## Start the Rasa server and the action server on 127.0.0.1 (Ctrl-C stops)
+run: setup train ## Start and watch the Rasa server, the action server and the web app on 127.0.0.1 (Ctrl-C stops)
 	$(PY) -m bot.stack run
 
 shell: setup train ## Chat with the bot in this terminal (action server started alongside)
-	@set -m; $(PY) -m rasa_sdk --actions actions --port $(ACTIONS_PORT) --quiet & pid=$$!; \
+	@set -m; umask 077; export ACTIONS_PORT=$(ACTIONS_PORT); \
+	$(PY) -m bot.action_server --actions actions --port $(ACTIONS_PORT) --quiet & pid=$$!; \
 	trap "kill $$pid" EXIT; \
-	ACTION_ENDPOINT_URL=http://127.0.0.1:$(ACTIONS_PORT)/webhook TRACKER_DB=$(CURDIR)/var/tracker.db \
-	  $(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port $(SHELL_PORT)
+	$(PY) -m bot.rasa_server shell --model $(MODEL) --endpoints endpoints.yml --port $(SHELL_PORT)
 
 test: setup train ## Run the whole test suite (data validation, pytest, conversation tests)
 	$(RASA) data validate --domain domain.yml --data bot/data --config config.yml --fail-on-warnings

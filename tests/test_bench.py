@@ -135,7 +135,7 @@ def test_load_breakdown_memory_and_cpu_against_the_real_servers(
 
     model = ROOT / "models" / MODEL_NAME
     b = serving.breakdown(model, running_stack.actions_url, tmp_path / "t.db", visitors=1,
-                          turns=3)  # fmt: skip
+                          turns=3, secret=running_stack.actions_secret)  # fmt: skip
     assert b.turns == 3
     for part in ("nlu", "policy", "action_call", "tracker_store"):
         assert b.parts_ms[part] >= 0 and b.calls[part] >= 1

@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -81,7 +82,9 @@ def cold_training(rasa_args: list[str], workdir: Path) -> tuple[float, Path]:
     return seconds, models[0]
 
 
-def breakdown_in_a_fresh_process(model: Path, actions_url: str, tracker_db: Path) -> Any:
+def breakdown_in_a_fresh_process(
+    model: Path, actions_url: str, tracker_db: Path, secret: str
+) -> Any:
     """`serving.breakdown` in a new Python process, as lean as the Rasa server's: in this
     one, the models the understanding half loaded would slow every part down."""
     from bot.bench import serving
@@ -96,7 +99,8 @@ def breakdown_in_a_fresh_process(model: Path, actions_url: str, tracker_db: Path
     done = subprocess.run(  # noqa: S603 (our own code)
         [str(VENV_BIN / "python"), "-c", code, str(model), actions_url, str(tracker_db)],
         cwd=ROOT, capture_output=True, text=True, check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+             "ACTIONS_SECRET": secret},
     )  # fmt: skip
     line = next(x for x in done.stdout.splitlines() if x.startswith("BREAKDOWN "))
     return serving.Breakdown(**json.loads(line.removeprefix("BREAKDOWN ")))
@@ -128,7 +132,7 @@ def run_serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     ports = {"BOT_PORT": free_port(), "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
     data_dir = workdir / "data"
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "DATA_DIR": str(data_dir),
-           "LOG_LEVEL": "WARNING"}  # fmt: skip
+           "LOG_LEVEL": "WARNING", "ACTIONS_SECRET": secrets.token_hex(32)}  # fmt: skip
     web_url = f"http://{settings.host}:{ports['WEB_PORT']}"
     stack = serving.start_make_run(ROOT, env, web_url, log=workdir / "make_run.log")
     try:
@@ -166,7 +170,10 @@ def run_serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         log("  peak memory " + ", ".join(f"{k} {v:.0f} MB" for k, v in out["rss_mb"].items()))
         actions_url = f"http://{settings.host}:{ports['ACTIONS_PORT']}"
         breakdown = breakdown_in_a_fresh_process(
-            ROOT / "models" / MODEL_NAME, actions_url, workdir / "breakdown_tracker.db"
+            ROOT / "models" / MODEL_NAME,
+            actions_url,
+            workdir / "breakdown_tracker.db",
+            env["ACTIONS_SECRET"],
         )
         out["breakdown"] = breakdown.as_dict()
         log(

@@ -220,7 +220,7 @@ class RunningStack:
         roles: dict[str, list[int]] = {"rasa": [], "actions": [], "web": []}
         for pid in descendants(self.process.pid):
             cmdline = _cmdline(pid)
-            if "rasa_sdk" in cmdline:
+            if "rasa_sdk" in cmdline or "bot.action_server" in cmdline:
                 roles["actions"].append(pid)
             elif "bot.web" in cmdline:
                 roles["web"].append(pid)
@@ -408,19 +408,22 @@ def quiet_rasa_logs() -> None:
 
 
 def breakdown(model: Path, actions_url: str, tracker_db: Path, visitors: int = 3,
-              turns: int = 8) -> Breakdown:  # fmt: skip
+              turns: int = 8, secret: str = "") -> Breakdown:  # fmt: skip
     """Run `visitors` x `turns` turns one after the other inside this process, with the same
-    model, a running action server and a SQL tracker store, and time each part."""
-    return asyncio.run(_breakdown(model, actions_url, tracker_db, visitors, turns))
+    model, a running action server (its shared secret: `secret` or ACTIONS_SECRET) and a
+    SQL tracker store, and time each part."""
+    secret = secret or os.environ.get("ACTIONS_SECRET", "")
+    return asyncio.run(_breakdown(model, actions_url, tracker_db, visitors, turns, secret))
 
 
 async def _breakdown(model: Path, actions_url: str, tracker_db: Path, visitors: int,
-                     turns: int) -> Breakdown:  # fmt: skip
+                     turns: int, secret: str) -> Breakdown:  # fmt: skip
     from rasa.core.agent import Agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.utils.endpoints import EndpointConfig
 
     from bot import rasa_speedups
+    from bot.stack import SECRET_HEADER
     from bot.tracker_store import SQLiteTrackerStore
 
     require_loopback(actions_url)
@@ -428,7 +431,9 @@ async def _breakdown(model: Path, actions_url: str, tracker_db: Path, visitors: 
     rasa_speedups.apply()  # as the server does when it loads the REST channel
     store = SQLiteTrackerStore(db=str(tracker_db))
     agent = Agent.load(
-        str(model), tracker_store=store, action_endpoint=EndpointConfig(f"{actions_url}/webhook")
+        str(model),
+        tracker_store=store,
+        action_endpoint=EndpointConfig(f"{actions_url}/webhook", headers={SECRET_HEADER: secret}),
     )
     # First message of a process pays one-time costs (graph warm-up); not counted.
     await agent.handle_message(UserMessage("bonjour", CollectingOutputChannel(), "bench-warm"))
