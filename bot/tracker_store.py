@@ -10,6 +10,12 @@ only the connection settings change, measured by `make bench` (docs/benchmarks.m
 - one kept connection per thread, instead of a new connection for every query;
 - reading and writing a conversation's events with two plain SQL statements (the same
   ones Rasa's ORM builds) instead of building ORM queries on every turn.
+
+An erased conversation (`bot.transcript.delete_conversation`, the visitor pressed
+« Effacer ») is never stored again and reads back as nothing: a turn still in flight when
+the erase landed would otherwise save its tracker, and the conversation, back. The check is
+one primary-key lookup per read, and part of the INSERT statement itself on write, so that
+no erase can slip between the check and the write.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.transcript import BUSY_TIMEOUT_MS
+from bot.transcript import BUSY_TIMEOUT_MS, TOMBSTONES_DDL, sender_hash
 
 # Rasa's `_event_query`: a conversation's events since its latest session start (or all of
 # them when it has none), in the order they were stored.
@@ -41,9 +47,10 @@ CURRENT_SESSION = (
 READ_CURRENT = f"SELECT data {CURRENT_SESSION} ORDER BY id"
 READ_ALL = "SELECT data FROM events WHERE sender_id = ? ORDER BY id"
 COUNT_CURRENT = f"SELECT COUNT(*) {CURRENT_SESSION}"
+ERASED = "SELECT 1 FROM erased_senders WHERE sender_hash = ?"
 INSERT = (
     "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (" + ERASED + ")"
 )
 
 
@@ -54,6 +61,9 @@ def _tune(connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Space freed when SQLite moves rows between pages is zeroed too: an erased
+    # conversation must not survive as stale bytes inside a page.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -75,6 +85,12 @@ class SQLiteTrackerStore(SQLTrackerStore):
         sa.event.listen(engine, "connect", _tune)
         self.engine = engine
         self.sessionmaker = sa.orm.session.sessionmaker(bind=engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(TOMBSTONES_DDL)
+
+    @staticmethod
+    def _erased(conn: Any, digest: str) -> bool:
+        return conn.exec_driver_sql(ERASED, (digest,)).first() is not None
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
@@ -85,6 +101,8 @@ class SQLiteTrackerStore(SQLTrackerStore):
             else (READ_CURRENT, (sender_id, sender_id, sender_id))
         )
         with self.engine.connect() as conn:
+            if self._erased(conn, sender_hash(sender_id)):
+                return None
             rows = conn.exec_driver_sql(sql, params).fetchall()
         events = [json.loads(row[0]) for row in rows]
         if self.domain and events:
@@ -92,8 +110,12 @@ class SQLiteTrackerStore(SQLTrackerStore):
         return None
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        await self.stream_events(tracker)
         sender = tracker.sender_id
+        erased = sender_hash(sender)
+        with self.engine.connect() as conn:
+            if self._erased(conn, erased):
+                return
+        await self.stream_events(tracker)
         with self.engine.begin() as conn:
             stored = conn.exec_driver_sql(COUNT_CURRENT, (sender, sender, sender)).scalar()
             rows = []
@@ -101,6 +123,6 @@ class SQLiteTrackerStore(SQLTrackerStore):
                 data = event.as_dict()
                 intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
                 rows.append((sender, event.type_name, data.get("timestamp"), intent,
-                             data.get("name"), json.dumps(data)))  # fmt: skip
+                             data.get("name"), json.dumps(data), erased))  # fmt: skip
             if rows:
                 conn.exec_driver_sql(INSERT, rows)

@@ -3,9 +3,11 @@ delete old conversations that no ticket holds."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
@@ -26,6 +28,20 @@ MAX_TITLE_CHARS = 80
 MAX_SENTENCE_CHARS = 200
 LAST_MESSAGES = 3
 BUSY_TIMEOUT_MS = 5000
+
+# Erased conversations, so that a turn still in flight when the visitor pressed « Effacer »
+# cannot save the conversation back (the tracker store checks it on every read and write).
+# It holds a hash of the sender id, not the id, and goes after the conversation retention.
+TOMBSTONES_DDL = (
+    "CREATE TABLE IF NOT EXISTS erased_senders"
+    " (sender_hash TEXT PRIMARY KEY, erased_at REAL NOT NULL) WITHOUT ROWID"
+)
+
+
+def sender_hash(sender_id: str) -> str:
+    """How an erased conversation is remembered: a SHA-256 of its sender id."""
+    data = sender_id.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(b"guichet-erased:" + data).hexdigest()
 
 
 def _connect(tracker_db: Path, mode: str) -> sqlite3.Connection:
@@ -193,8 +209,8 @@ def _epoch(moment: datetime) -> float:
 
 
 @contextmanager
-def _writable_events(tracker_db: Path) -> Iterator[sqlite3.Connection | None]:
-    """A connection to change the events table, or None when there is none yet."""
+def _writable(tracker_db: Path) -> Iterator[sqlite3.Connection | None]:
+    """A connection to change the tracker store, or None when there is no file yet."""
     tracker_db = Path(tracker_db)
     if not tracker_db.exists():
         yield None
@@ -203,20 +219,24 @@ def _writable_events(tracker_db: Path) -> Iterator[sqlite3.Connection | None]:
         # Deleted conversations leave no bytes behind: freed pages are zeroed, and the
         # write-ahead log (the tracker store runs in WAL mode) is emptied afterwards.
         conn.execute("PRAGMA secure_delete=ON")
-        yield conn if _has_events_table(conn) else None
+        yield conn
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def purge_conversations(tracker_db: Path, *, keep: set[str], older_than: datetime) -> int:
-    """Delete every conversation not in `keep` whose last event is older than `older_than`;
-    returns how many conversations went."""
-    with _writable_events(tracker_db) as conn:
+    """Delete every conversation not in `keep` whose last event is older than `older_than`,
+    and the marks of conversations erased before then; returns how many conversations went."""
+    with _writable(tracker_db) as conn:
         if conn is None:
             return 0
         with conn:
             # Take the write lock before reading, so no event can land between the choice
             # of conversations and their deletion.
             conn.execute("BEGIN IMMEDIATE")
+            conn.execute(TOMBSTONES_DDL)
+            conn.execute("DELETE FROM erased_senders WHERE erased_at < ?", (_epoch(older_than),))
+            if not _has_events_table(conn):
+                return 0
             stale = [
                 sender_id
                 for (sender_id,) in conn.execute(
@@ -230,10 +250,34 @@ def purge_conversations(tracker_db: Path, *, keep: set[str], older_than: datetim
 
 
 def delete_conversation(tracker_db: Path, sender_id: str) -> int:
-    """Delete every event of one conversation (the visitor pressed « Effacer »)."""
-    with _writable_events(tracker_db) as conn:
+    """Delete every event of one conversation (the visitor pressed « Effacer »), and mark it
+    erased in the same transaction, so that a turn of it still in flight saves nothing."""
+    with _writable(tracker_db) as conn:
         if conn is None:
             return 0
         with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(TOMBSTONES_DDL)
+            conn.execute(
+                "INSERT OR REPLACE INTO erased_senders (sender_hash, erased_at) VALUES (?, ?)",
+                (sender_hash(sender_id), time.time()),
+            )
+            if not _has_events_table(conn):
+                return 0
             cursor = conn.execute("DELETE FROM events WHERE sender_id = ?", (sender_id,))
         return int(cursor.rowcount)
+
+
+def is_erased(tracker_db: Path, sender_id: str) -> bool:
+    """Whether this conversation was erased (and its mark not yet purged)."""
+    tracker_db = Path(tracker_db)
+    if not tracker_db.exists():
+        return False
+    with closing(_connect(tracker_db, "ro")) as conn:
+        try:
+            row = conn.execute(
+                "SELECT 1 FROM erased_senders WHERE sender_hash = ?", (sender_hash(sender_id),)
+            ).fetchone()
+        except sqlite3.OperationalError:
+            return False  # no table yet: nothing was ever erased
+    return row is not None

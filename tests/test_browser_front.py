@@ -159,3 +159,159 @@ def test_widget_stays_usable_on_a_hostile_page(browser, running_stack):
     assert box and box["width"] > 100 and box["height"] < 200
     page.screenshot(path=str(SHOTS / "widget-hostile.png"))
     context.close()
+
+
+# Records, on every change of the page, whether the typed secret was ever in its text, and
+# whether a visitor bubble waited for the server's masked copy.
+WATCH_SECRET = """(secret) => {
+  window.__leaks = [];
+  window.__pending = false;
+  const texts = () => {
+    const widget = document.getElementById('guichet-widget');
+    const inside = widget && widget.shadowRoot ? widget.shadowRoot.textContent : '';
+    return document.body.innerText + ' ' + document.documentElement.outerHTML + ' ' + inside;
+  };
+  const check = () => {
+    if (texts().includes(secret)) window.__leaks.push(Date.now());
+    const root = document.getElementById('guichet-widget');
+    const scope = root && root.shadowRoot ? root.shadowRoot : document;
+    if (scope.querySelector('[data-pending]')) window.__pending = true;
+  };
+  const watch = (node) => new MutationObserver(check).observe(node,
+    {subtree: true, childList: true, characterData: true, attributes: true});
+  watch(document.body);
+  const widget = document.getElementById('guichet-widget');
+  if (widget && widget.shadowRoot) watch(widget.shadowRoot);
+}"""
+PASSWORD = "mon mot de passe est Azerty123!"
+
+
+def shows_secret(page) -> bool:
+    return page.evaluate(
+        "() => { const w = document.getElementById('guichet-widget');"
+        " const t = document.body.innerText + document.documentElement.outerHTML"
+        " + (w && w.shadowRoot ? w.shadowRoot.textContent : '');"
+        " return t.includes('Azerty123'); }"
+    )
+
+
+def type_password_and_watch(page) -> None:
+    page.evaluate(WATCH_SECRET, "Azerty123")
+    box = page.get_by_label("Votre message")
+    box.fill(PASSWORD)
+    box.press("Enter")
+    assert box.input_value() == ""  # out of the text box at once
+    # Poll while the request is in flight, until the masked copy is on screen.
+    for _ in range(600):
+        assert not shows_secret(page)
+        if page.get_by_text("[mot de passe masqué]", exact=False).count():
+            break
+        page.wait_for_timeout(20)
+    page.get_by_text("mon mot de passe est [mot de passe masqué]", exact=False).wait_for()
+    assert page.evaluate("() => window.__leaks") == []
+    assert page.evaluate("() => window.__pending") is True  # « … » while waiting
+    assert not shows_secret(page)
+
+
+def test_kiosk_never_shows_a_typed_password(browser, running_stack):
+    context, page = kiosk(browser, f"{running_stack.web_url}/")
+    type_password_and_watch(page)
+    context.close()
+
+
+def test_widget_never_shows_a_typed_password(browser, running_stack):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{running_stack.web_url}/demo")
+    widget_open(page)
+    type_password_and_watch(page)
+    stored = page.evaluate("() => JSON.stringify(Object.assign({}, sessionStorage))")
+    assert "Azerty123" not in stored
+    context.close()
+
+
+def alpha(colour: str) -> float:
+    """The alpha of a computed CSS colour: rgb(r, g, b) or rgba(r, g, b, a)."""
+    inside = colour[colour.index("(") + 1 : colour.index(")")].replace("/", ",").split(",")
+    return float(inside[3]) if len(inside) == 4 else 1.0
+
+
+def test_idle_overlay_is_opaque(browser, running_stack):
+    context, page = kiosk(browser, f"{running_stack.web_url}/?idle=1&countdown=120")
+    page.get_by_role("button", name="Parler à un médiateur").first.click()
+    page.get_by_role("button", name="À l'accueil, maintenant").wait_for()
+    page.get_by_text("Êtes-vous toujours là ?").wait_for(timeout=20_000)
+    style = page.evaluate(
+        "() => { const o = document.getElementById('idle'); const s = getComputedStyle(o);"
+        " const r = o.getBoundingClientRect();"
+        " return {bg: s.backgroundColor, opacity: s.opacity, visible: s.visibility,"
+        " x: r.x, y: r.y, w: r.width, h: r.height, vw: innerWidth, vh: innerHeight}; }"
+    )
+    page.screenshot(path=str(SHOTS / "kiosk-idle-overlay.png"))
+    assert alpha(style["bg"]) == 1.0, style
+    assert float(style["opacity"]) == 1.0 and style["visible"] == "visible"
+    assert (style["x"], style["y"]) == (0, 0)
+    assert (style["w"], style["h"]) == (style["vw"], style["vh"])
+    context.close()
+
+
+def test_kiosk_wipes_sooner_after_a_ticket(browser, running_stack):
+    # Without a ticket the screen would stay for ten minutes (idle=600).
+    context, page = kiosk(browser, f"{running_stack.web_url}/?idle=600&countdown=1&wipe=2")
+    page.get_by_role("button", name="Parler à un médiateur").first.click()
+    page.get_by_role("button", name="À l'accueil, maintenant").click()
+    page.get_by_role("button", name="Passer").click()
+    page.get_by_role("button", name="Oui, j'accepte").click()
+    page.get_by_text("numéro de demande", exact=False).wait_for()
+    sender = page.evaluate("() => window.guichetKiosk.sender()")
+    page.wait_for_function(
+        "() => !document.body.innerText.includes('numéro de demande')", timeout=60_000
+    )
+    assert page.locator("[role=log]").inner_text().strip() == ""
+    assert page.evaluate("() => window.guichetKiosk.sender()") != sender
+    with TicketStore(running_stack.settings.tickets_db) as store:  # the ticket stays
+        assert [t for t in store.list(limit=1000) if t.sender_id == sender]
+    context.close()
+
+
+PHONE_FORMS = (b"47 19 83 52", b"47.19.83.52", b"47198352", b"0647198352")
+PROBLEM = "ma box zorglubette ne marche plus"
+
+
+def data_files(stack) -> dict[str, bytes]:
+    root = stack.settings.data_dir
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_idle_wipe_after_a_phone_number_leaves_nothing_in_any_file(browser, running_stack):
+    context, page = kiosk(browser, f"{running_stack.web_url}/?idle=6&countdown=2")
+    page.get_by_role("button", name="Parler à un médiateur").first.click()
+    page.get_by_role("button", name="Être rappelé par téléphone").click()
+    box = page.get_by_label("Votre message")
+    box.fill("06 47 19 83 52")
+    box.press("Enter")
+    page.get_by_role("button", name="Passer").wait_for()
+    box.fill(PROBLEM)
+    box.press("Enter")
+    page.get_by_role("button", name="Oui, j'accepte").wait_for()
+    sender = page.evaluate("() => window.guichetKiosk.sender()")
+    with TicketStore(running_stack.settings.tickets_db) as store:
+        assert store.peek_contact(sender) is not None  # held, waiting for consent
+    assert any(b"zorglubette" in c for c in data_files(running_stack).values())
+    # The visitor walks away: no consent, the idle wipe.
+    page.get_by_text("Êtes-vous toujours là ?").wait_for(timeout=30_000)
+    page.wait_for_function("() => window.guichetKiosk.sender() !== " + repr(sender),
+                           timeout=30_000)  # fmt: skip
+    page.wait_for_function("() => !document.body.innerText.includes('zorglubette')")
+    assert events_of(running_stack, sender) == 0
+    with TicketStore(running_stack.settings.tickets_db) as store:
+        assert store.peek_contact(sender) is None
+    found = {
+        name: [f.decode() for f in (*PHONE_FORMS, b"zorglubette", sender.encode()) if f in content]
+        for name, content in data_files(running_stack).items()
+    }
+    found = {name: hits for name, hits in found.items() if hits}
+    # tickets.db* is cleaned by TicketStore.drop_contact (secure_delete and a WAL
+    # checkpoint); the tracker store, its WAL and the logs by the erase and the scrubber.
+    assert found == {}, found
+    context.close()

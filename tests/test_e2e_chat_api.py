@@ -47,3 +47,19 @@ def test_secrets_typed_in_the_widget_are_masked_too(running_stack):
         p.read_bytes() for p in running_stack.settings.data_dir.rglob("*") if p.is_file()
     )
     assert b"4111 1111 1111 1111" not in content and b"4111111111111111" not in content
+
+
+def test_bad_bodies_get_a_french_400_from_the_real_web_app(running_stack):
+    from tests.test_web_chat import BAD_BODIES
+
+    for param in BAD_BODIES:
+        raw = param.values[0]
+        assert isinstance(raw, bytes)
+        for path in ("/api/chat", "/api/erase"):
+            answer = httpx.post(f"{running_stack.web_url}{path}", content=raw, timeout=30,
+                                headers={"content-type": "application/json"})  # fmt: skip
+            assert answer.status_code == 400, (param.id, path, answer.text[:200])
+            assert answer.json()[0]["text"] in (
+                "Je n'ai pas pu lire ce message. Réessayez.",
+                "Conversation inconnue.",
+            )

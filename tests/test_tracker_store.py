@@ -131,3 +131,81 @@ def test_an_erased_conversation_leaves_no_bytes_in_any_file(tmp_path: Path, doma
     kept = asyncio.run(store.retrieve("staying"))
     assert kept is not None and kept.latest_message is not None
     assert kept.latest_message.text == "bonjour"
+
+
+def late_save(store: SQLiteTrackerStore, domain: Domain, sender: str, text: str) -> None:
+    """What Rasa does at the end of a turn: save the whole tracker, this turn included."""
+    tracker = DialogueStateTracker(sender, domain.slots)
+    for event in conversation(sender)[0]:
+        tracker.update(event)
+    tracker.update(UserUttered(text, {"name": "greet", "confidence": 0.9}, timestamp=30.0))
+    tracker.update(BotUttered("Bonjour !", timestamp=31.0))
+    asyncio.run(store.save(tracker))
+
+
+def test_a_turn_saved_after_the_erase_stores_nothing(tmp_path: Path, domain: Domain) -> None:
+    from bot.transcript import delete_conversation, is_erased
+
+    db = tmp_path / "tracker.db"
+    store = SQLiteTrackerStore(domain=domain, db=str(db))
+    late_save(store, domain, "visitor-x", "premier message")
+    assert delete_conversation(db, "visitor-x") > 0
+    assert is_erased(db, "visitor-x") and not is_erased(db, "visitor-y")
+    # The turn that was in flight when the visitor pressed « Effacer » now saves.
+    late_save(store, domain, "visitor-x", "un message tardif de zoe")
+    assert [r for r in rows(db) if r[0] == "visitor-x"] == []
+    assert asyncio.run(store.retrieve("visitor-x")) is None
+    assert asyncio.run(store.retrieve_full_tracker("visitor-x")) is None
+    # Other conversations are untouched, and the mark holds a hash, never the sender id.
+    late_save(store, domain, "visitor-y", "bonjour")
+    assert {r[0] for r in rows(db)} == {"visitor-y"}
+    for path in tmp_path.iterdir():
+        content = path.read_bytes()
+        assert b"visitor-x" not in content and b"tardif" not in content, path.name
+
+
+def test_the_write_itself_checks_the_erase(tmp_path: Path, domain: Domain, monkeypatch) -> None:
+    """The erase lands after the save's first check and before its INSERT: still nothing."""
+    from bot.transcript import delete_conversation
+
+    db = tmp_path / "tracker.db"
+    store = SQLiteTrackerStore(domain=domain, db=str(db))
+    late_save(store, domain, "visitor-x", "premier message")
+    real_stream = store.stream_events
+
+    async def erase_meanwhile(tracker: DialogueStateTracker) -> None:
+        delete_conversation(db, tracker.sender_id)
+        await real_stream(tracker)
+
+    monkeypatch.setattr(store, "stream_events", erase_meanwhile)
+    late_save(store, domain, "visitor-x", "un message tardif")
+    assert rows(db) == []
+
+
+def test_erase_marks_go_with_the_retention_purge(tmp_path: Path, domain: Domain) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from bot.transcript import delete_conversation, is_erased, purge_conversations
+
+    db = tmp_path / "tracker.db"
+    store = SQLiteTrackerStore(domain=domain, db=str(db))
+    late_save(store, domain, "visitor-x", "bonjour")
+    delete_conversation(db, "visitor-x")
+    now = datetime.now(timezone.utc)
+    purge_conversations(db, keep=set(), older_than=now - timedelta(days=30))
+    assert is_erased(db, "visitor-x")  # erased just now: the mark stays
+    purge_conversations(db, keep=set(), older_than=now + timedelta(seconds=1))
+    assert not is_erased(db, "visitor-x")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM erased_senders").fetchone()[0] == 0
+
+
+def test_erasing_before_the_first_save_still_blocks_it(tmp_path: Path, domain: Domain) -> None:
+    """The visitor's very first message is still in flight when the erase lands."""
+    from bot.transcript import delete_conversation
+
+    db = tmp_path / "tracker.db"
+    store = SQLiteTrackerStore(domain=domain, db=str(db))
+    assert delete_conversation(db, "visitor-new") == 0
+    late_save(store, domain, "visitor-new", "mon premier message")
+    assert rows(db) == []

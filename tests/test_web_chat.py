@@ -46,11 +46,17 @@ def test_config_gives_the_kiosk_its_timings_and_common_guides(client):
     assert "impots.espace_particulier" in common and "compte.franceconnect" not in common
 
 
-def test_rasa_down_gives_the_french_message(client):
+def test_rasa_down_says_the_service_is_restarting(client):
     answer = client.post("/api/chat", json={"sender": sender(), "message": "bonjour",
                                             "channel": "kiosk"})  # fmt: skip
-    assert answer.status_code == 502
-    assert answer.json()[0]["text"].startswith("Le service ne répond pas.")
+    assert answer.status_code == 503
+    assert answer.json() == [{"text": "Le service redémarre. Réessayez dans quelques secondes."}]
+
+
+def test_config_gives_the_wipe_after_a_ticket(settings):
+    values = settings.values | {"WIPE_AFTER_TICKET_SECONDS": "42"}
+    config = TestClient(create_app(Settings(values))).get("/api/config").json()
+    assert config["wipe_after_ticket_seconds"] == 42
 
 
 @pytest.mark.parametrize(
@@ -62,6 +68,53 @@ def test_bad_requests_get_a_french_answer(client, body):
     assert answer.status_code == 400 and "Réessayez" in answer.json()[0]["text"]
     assert client.post("/api/chat", content=b"\xff\xfe", headers={
         "content-type": "application/json"}).status_code == 400  # fmt: skip
+
+
+BAD_BODIES = [
+    pytest.param(b'{"sender": "abcdefgh12", "message": "\\ud800"}', id="lone-surrogate"),
+    pytest.param(b'{"sender": "\\udfff\\ud800abcdefgh", "message": "x"}', id="surrogate-sender"),
+    pytest.param(b"[" * 20_000 + b"]" * 20_000, id="20000-deep"),
+    pytest.param(
+        b'{"sender": "abcdefgh12", "message": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+        id="20000-deep-inside",
+    ),
+    pytest.param(b'{"sender": "abcdefgh12", "message": "x", "n": 1e999999}', id="1e999999"),
+    pytest.param(b'{"sender": "abcdefgh12", "message": "x", "n": -1e999999}', id="-1e999999"),
+    pytest.param(b'{"sender": "abcdefgh12", "message": "x", "n": NaN}', id="NaN"),
+    pytest.param(b'{"sender": "abcdefgh12", "message": "x", "n": Infinity}', id="Infinity"),
+    pytest.param(
+        b'{"sender": "abcdefgh12", "message": "x", "n": 1' + b"0" * 5000 + b"}", id="5000-digit-int"
+    ),
+    pytest.param(b'{"sender": "abcdefgh12", "message": "x"', id="truncated"),
+    pytest.param(b"", id="empty"),
+    pytest.param(b"null", id="null"),
+    pytest.param(b'"bonjour"', id="string"),
+    pytest.param(b"\xef\xbb\xbf{}", id="bom"),
+    pytest.param(b'{"sender": ["abcdefgh12"], "message": "x"}', id="sender-list"),
+    pytest.param(b'{"sender": 12345678901, "message": "x"}', id="sender-number"),
+    pytest.param(b'{"sender": "abcdefgh12", "message": "\xed\xa0\x80"}', id="raw-surrogate"),
+]
+
+
+@pytest.mark.parametrize("raw", BAD_BODIES)
+@pytest.mark.parametrize("path", ["/api/chat", "/api/erase"])
+def test_every_bad_body_gets_a_french_400(client, raw, path):
+    answer = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("application/json")
+    text = answer.json()[0]["text"]
+    assert text in ("Je n'ai pas pu lire ce message. Réessayez.", "Conversation inconnue.")
+
+
+def test_a_chunked_body_over_the_limit_is_refused_in_french(client):
+    def chunks():
+        for _ in range(200):
+            yield b'{"sender": "abcdefgh12", "message": "' + b"a" * 1024
+
+    answer = client.post("/api/chat", content=chunks(), headers={
+        "content-type": "application/json"})  # fmt: skip
+    assert answer.status_code == 413
+    assert answer.json()[0]["text"].startswith("Ce message est trop long")
 
 
 def test_only_allowed_origins_may_call(client):

@@ -8,11 +8,14 @@ WIDGET_ORIGINS and refused for any other.
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import re
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,6 +29,13 @@ from bot.transcript import delete_conversation
 # The visitor's message as Guichet keeps it (secrets masked), for the front end's own copy.
 VISITOR_TEXT_HEADER = "X-Guichet-Visitor-Text"
 NOT_ANSWERING = "Le service ne répond pas. Vous pouvez demander de l'aide à l'accueil."
+# Rasa refuses the connection: it is restarting after a crash (make run brings it back).
+RESTARTING = "Le service redémarre. Réessayez dans quelques secondes."
+UNREADABLE = "Je n'ai pas pu lire ce message. Réessayez."
+TOO_LARGE = "Ce message est trop long pour être envoyé. Raccourcissez-le et réessayez."
+# A chat body is a small flat object: anything bigger or deeper is not a front end's.
+MAX_BODY_BYTES = 64 * 1024
+MAX_DEPTH = 16
 SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CHANNELS = ("kiosk", "widget")
 TIMEOUT_SECONDS = 8.0
@@ -33,6 +43,69 @@ TIMEOUT_SECONDS = 8.0
 
 def error(text: str, status: int) -> JSONResponse:
     return JSONResponse([{"text": text}], status_code=status)
+
+
+class BadBody(ValueError):
+    """A request body the API will not read; `status` is the answer's."""
+
+    def __init__(self, status: int = 400):
+        super().__init__(status)
+        self.status = status
+
+
+def _depth(text: str) -> int:
+    """How deeply arrays and objects nest in a JSON text (brackets inside strings skipped),
+    checked before parsing: the parser recurses once per level."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e999999 reads as infinity
+        raise BadBody
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise BadBody  # NaN, Infinity, -Infinity: not JSON
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The JSON object of a request body, or BadBody: not UTF-8, not JSON, too deep, a
+    number out of range, a lone surrogate (which no UTF-8 text can carry on), not an object."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadBody from None
+    brackets = text.count("[") + text.count("{")
+    if brackets > MAX_DEPTH and _depth(text) > MAX_DEPTH:
+        raise BadBody
+    try:
+        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        # Re-encoding finds lone surrogates ("\ud800") anywhere in the body.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError, UnicodeEncodeError):
+        raise BadBody from None
+    if not isinstance(data, dict):
+        raise BadBody
+    return data
 
 
 class ChatApi:
@@ -74,12 +147,16 @@ class ChatApi:
         own = f"{request.url.scheme}://{request.url.netloc}"
         return origin.rstrip("/") not in {own, *self.settings.widget_origins}
 
-    async def body(self, request: Request) -> dict[str, Any] | None:
-        try:
-            data = await request.json()
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+    async def body(self, request: Request) -> dict[str, Any]:
+        """The request's JSON object, read with a size limit whatever the transfer encoding
+        (a chunked body has no Content-Length to check beforehand)."""
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BadBody(413)
+            chunks.append(chunk)
+        return parse_body(b"".join(chunks))
 
     async def config(self, request: Request) -> Response:
         catalogue = load_catalogue(self.settings.knowledge_dir)
@@ -87,6 +164,7 @@ class ChatApi:
             {
                 "idle_seconds": self.settings.idle_seconds,
                 "countdown_seconds": self.settings.idle_countdown_seconds,
+                "wipe_after_ticket_seconds": self.settings.wipe_after_ticket_seconds,
                 "max_chars": self.settings.max_message_chars,
                 "org_name": self.settings.values["ORG_NAME"],
                 "common": [{"id": g.id, "title": g.title} for g in catalogue.common()],
@@ -96,10 +174,13 @@ class ChatApi:
     async def chat(self, request: Request) -> Response:
         if self.origin_refused(request):
             return error("Ce site n'est pas autorisé à utiliser Guichet.", 403)
-        data = await self.body(request)
-        sender = str((data or {}).get("sender") or "")
-        if data is None or not SENDER_RE.match(sender):
-            return error("Je n'ai pas pu lire ce message. Réessayez.", 400)
+        try:
+            data = await self.body(request)
+        except BadBody as bad:
+            return error(TOO_LARGE if bad.status == 413 else UNREADABLE, bad.status)
+        sender = data.get("sender")
+        if not isinstance(sender, str) or not SENDER_RE.match(sender):
+            return error(UNREADABLE, 400)
         channel = data.get("channel") if data.get("channel") in CHANNELS else "other"
         message = data.get("message")
         payload = {"sender": sender, "message": message, "metadata": {"channel": channel}}
@@ -107,6 +188,9 @@ class ChatApi:
             answer = await self.client().post(self.rasa_url, json=payload)
         except httpx.TimeoutException:
             return error(NOT_ANSWERING, 504)
+        except (httpx.ConnectError, httpx.RemoteProtocolError):
+            # Refused, or dropped without an answer: the server is down or restarting.
+            return error(RESTARTING, 503)
         except httpx.HTTPError:
             return error(NOT_ANSWERING, 502)
         if answer.status_code == 400:
@@ -119,12 +203,20 @@ class ChatApi:
     async def erase(self, request: Request) -> Response:
         if self.origin_refused(request):
             return error("Ce site n'est pas autorisé à utiliser Guichet.", 403)
-        data = await self.body(request)
-        sender = str((data or {}).get("sender") or "")
-        if not SENDER_RE.match(sender):
+        try:
+            data = await self.body(request)
+        except BadBody:
+            data = {}
+        sender = data.get("sender")
+        if not isinstance(sender, str) or not SENDER_RE.match(sender):
             return error("Conversation inconnue.", 400)
+        # SQLite may wait seconds for a lock: never on the event loop, which serves everyone.
+        held, deleted = await run_in_threadpool(self._erase, sender)
+        return JSONResponse({"erased": not held, "kept_for_ticket": held, "events": deleted})
+
+    def _erase(self, sender: str) -> tuple[bool, int]:
         with TicketStore.open(self.settings) as store:
             store.drop_contact(sender)
             held = sender in store.sender_ids()
         deleted = 0 if held else delete_conversation(self.settings.tracker_db, sender)
-        return JSONResponse({"erased": not held, "kept_for_ticket": held, "events": deleted})
+        return held, deleted

@@ -6,6 +6,11 @@
 export const NOT_ANSWERING =
   "Le service ne répond pas. Vous pouvez demander de l'aide à l'accueil.";
 
+// The visitor's own bubble shows only the text the server kept (secrets masked), which
+// arrives with the answer: until then, this.
+export const PENDING_TEXT = "…";
+export const NOT_SENT_TEXT = "(message non envoyé)";
+
 export const SENDER_KEY = "guichet.sender";
 export const TRANSCRIPT_KEY = "guichet.transcript";
 const TRANSCRIPT_MAX = 200; // entries kept in storage (a visitor turn or a bot reply each)
@@ -14,6 +19,7 @@ const SENDER_RE = /^[A-Za-z0-9_-]{8,64}$/;
 export const DEFAULT_CONFIG = Object.freeze({
   idle_seconds: 180,
   countdown_seconds: 30,
+  wipe_after_ticket_seconds: 60,
   max_chars: 1000,
   org_name: "",
   common: [],
@@ -95,6 +101,15 @@ function cleanMessage(raw) {
   if (isObject(raw.custom)) out.custom = raw.custom;
   if (raw.error === true) out.error = true;
   return out;
+}
+
+function decodeHeader(value) {
+  if (!value) return null;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return null; // damaged on the way: show nothing rather than garbage
+  }
 }
 
 function errorMessages(data) {
@@ -216,7 +231,7 @@ export class ChatClient {
     const { ok, data } = await this.#request("GET", "/api/config");
     const config = { ...DEFAULT_CONFIG, common: [], loaded: false };
     if (!ok || !isObject(data)) return config;
-    for (const key of ["idle_seconds", "countdown_seconds", "max_chars"]) {
+    for (const key of ["idle_seconds", "countdown_seconds", "wipe_after_ticket_seconds", "max_chars"]) {
       const value = Number(data[key]);
       if (Number.isFinite(value) && value > 0) config[key] = value;
     }
@@ -234,7 +249,9 @@ export class ChatClient {
    * Send one message (typed text, or a button payload such as "/next_step").
    * `shown` is what the visitor saw in their own bubble (the button title), kept in the
    * transcript. Resolves to a list of bot messages; never throws: on failure the list holds
-   * one message (or the server's) with `error: true`.
+   * one message (or the server's) with `error: true`. The list's `visitor` property is the
+   * visitor's message as the server kept it (secrets masked; `shown` for a button), or null
+   * when the server did not answer: the only form of a typed message a page may show.
    */
   send(text, { shown } = {}) {
     const message = String(text ?? "");
@@ -245,12 +262,17 @@ export class ChatClient {
         message,
         channel: this.#channel,
       });
-      if (!ok || !Array.isArray(data)) return errorMessages(data);
+      if (!ok || !Array.isArray(data)) {
+        const failed = errorMessages(data);
+        failed.visitor = null;
+        return failed;
+      }
       const messages = data.map(cleanMessage).filter(Boolean);
+      messages.visitor = shown ?? decodeHeader(visitor);
       if (this.#storage && sender === this.#sender) {
         // Browser storage only ever gets the masked text the server sends back (a card
         // number typed by mistake must not stay in sessionStorage), or a button's title.
-        const kept = shown ?? (visitor ? decodeURIComponent(visitor) : "(message envoyé)");
+        const kept = messages.visitor ?? "(message envoyé)";
         const transcript = loadTranscript(this.#storage);
         transcript.push({ who: "visitor", text: String(kept) });
         if (messages.length) transcript.push({ who: "bot", messages });
@@ -425,6 +447,22 @@ export function renderVisitor(container, text) {
   appendRichText(doc, p, text, { links: false });
   bubble.append(p);
   container.append(bubble);
+  return bubble;
+}
+
+/** Replace the text of a visitor bubble made by renderVisitor (the masked text arrived). */
+export function setVisitorText(bubble, text) {
+  const p = bubble && bubble.querySelector(".gc-text");
+  if (!p) return;
+  p.replaceChildren();
+  appendRichText(p.ownerDocument || document, p, text, { links: false });
+  bubble.removeAttribute("data-pending");
+}
+
+/** A visitor bubble waiting for the server's masked copy of what was typed. */
+export function renderPendingVisitor(container) {
+  const bubble = renderVisitor(container, PENDING_TEXT);
+  bubble.dataset.pending = "true";
   return bubble;
 }
 

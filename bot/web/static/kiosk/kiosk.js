@@ -1,13 +1,18 @@
 // Guichet kiosk page. Nothing is kept in browser storage: the conversation lives in the
 // DOM and in memory only, and is wiped (here and on the server) after inactivity or when
-// the visitor asks.
+// the visitor asks. What the visitor types leaves the text box at once and is shown only
+// as the server kept it (secrets masked), once the answer comes: a password typed by
+// mistake is never on screen for the next visitor to read.
 
 import {
   ChatClient,
   DEFAULT_CONFIG,
   limitText,
+  NOT_SENT_TEXT,
   renderMessages,
+  renderPendingVisitor,
   renderVisitor,
+  setVisitorText,
   retireChoices,
   speak,
   stopSpeaking,
@@ -61,6 +66,7 @@ let wiping = false;
 let textSize = DEFAULT_SIZE;
 let modality = "pointer"; // how the visitor last interacted: "pointer" or "keyboard"
 let armed = false; // someone used the kiosk since the last wipe
+let ticketMade = false; // a ticket was created in this conversation: wipe sooner
 let idleTimer = 0;
 let countdownTimer = 0;
 let deadline = 0;
@@ -69,10 +75,14 @@ let focusBefore = null;
 // ------------------------------------------------------------------ helpers
 
 function timingOverrides() {
-  // ?idle=2&countdown=2 (seconds), for tests and demonstrations.
+  // ?idle=2&countdown=2&wipe=3 (seconds), for tests and demonstrations.
   const params = new URLSearchParams(window.location.search);
   const out = {};
-  for (const [param, key] of [["idle", "idle_seconds"], ["countdown", "countdown_seconds"]]) {
+  for (const [param, key] of [
+    ["idle", "idle_seconds"],
+    ["countdown", "countdown_seconds"],
+    ["wipe", "wipe_after_ticket_seconds"],
+  ]) {
     const value = Number.parseFloat(params.get(param) ?? "");
     if (Number.isFinite(value) && value > 0) out[key] = value;
   }
@@ -144,16 +154,20 @@ function sendMessage(message, shown, origin) {
   if (origin !== "text") setNotice("");
   showWelcome(false);
   const retired = retireChoices(ui.log);
-  const mine = renderVisitor(ui.log, shown);
+  // A button's title is shown at once; typed text only as the server returns it.
+  const typed = origin === "text";
+  const mine = typed ? renderPendingVisitor(ui.log) : renderVisitor(ui.log, shown);
   pending += 1;
   showTyping(true);
   ui.scroller.scrollTo({ top: ui.scroller.scrollHeight, behavior: scrollBehavior() });
   restartIdle();
 
-  client.send(message, { shown }).then((messages) => {
+  client.send(message, typed ? {} : { shown }).then((messages) => {
     if (gen !== generation) return; // the conversation was wiped meanwhile
     pending = Math.max(0, pending - 1);
     if (pending === 0) showTyping(false);
+    if (typed) setVisitorText(mine, messages.visitor ?? NOT_SENT_TEXT);
+    if (messages.some((m) => m.custom && m.custom.handoff === "created")) ticketMade = true;
     const bubbles = renderMessages(ui.log, messages, { onButton, speak });
     if (messages.some((m) => m.error)) {
       for (const button of retired) button.disabled = false; // let the visitor try again
@@ -240,6 +254,7 @@ async function wipe({ byVisitor = false } = {}) {
   ui.log.replaceChildren();
   ui.input.value = "";
   pending = 0;
+  ticketMade = false;
   showTyping(false);
   textSize = DEFAULT_SIZE;
   applyTextSize();
@@ -269,10 +284,23 @@ function stopIdle() {
   countdownTimer = 0;
 }
 
+// Once a ticket is made, the visitor has what they came for and often walks away with the
+// number on screen: the whole wait, countdown included, is then wipe_after_ticket_seconds.
+function countdownSeconds() {
+  if (!ticketMade) return settings.countdown_seconds;
+  return Math.min(settings.countdown_seconds, settings.wipe_after_ticket_seconds);
+}
+
+function idleSeconds() {
+  if (!ticketMade) return settings.idle_seconds;
+  const before = settings.wipe_after_ticket_seconds - countdownSeconds();
+  return Math.min(settings.idle_seconds, Math.max(0, before));
+}
+
 function restartIdle() {
   clearTimeout(idleTimer);
   if (!armed || wiping || overlayOpen()) return;
-  idleTimer = setTimeout(openOverlay, settings.idle_seconds * 1000);
+  idleTimer = setTimeout(openOverlay, idleSeconds() * 1000);
 }
 
 function onActivity() {
@@ -301,8 +329,8 @@ function tick() {
 function openOverlay() {
   if (wiping || overlayOpen()) return;
   focusBefore = document.activeElement;
-  deadline = Date.now() + settings.countdown_seconds * 1000;
-  showCount(Math.ceil(settings.countdown_seconds));
+  deadline = Date.now() + countdownSeconds() * 1000;
+  showCount(Math.ceil(countdownSeconds()));
   ui.app.inert = true;
   ui.overlay.classList.remove("hidden");
   ui.stay.focus();

@@ -276,8 +276,10 @@
     }
 
     /* The chat module could not load: say so with plain text nodes. */
-    function renderUnavailable(shown) {
-      ui.log.append(el("div", { class: "gc-msg gc-visitor" }, [el("p", { class: "gc-text" }, [shown])]));
+    function renderUnavailable(shown, typed) {
+      // Typed text is shown only as the server masks it: here there is no server copy.
+      const words = typed ? "(message non envoyé)" : shown;
+      ui.log.append(el("div", { class: "gc-msg gc-visitor" }, [el("p", { class: "gc-text" }, [words])]));
       ui.log.append(
         el("div", { class: "gc-msg gc-bot gc-error" }, [el("p", { class: "gc-text" }, [NOT_ANSWERING])])
       );
@@ -289,27 +291,29 @@
       return !active || !active.isConnected || active.disabled === true;
     }
 
-    /* Sends `message` (typed text or a button payload), showing `shown` as the visitor's words.
-       The chat module stores both sides of the exchange in sessionStorage (saveTranscript). */
-    async function sendMessage(message, shown) {
+    /* Sends `message` (typed text or a button payload), showing `shown` as the visitor's words
+       (for typed text, the server's masked copy once it arrives: a secret typed by mistake is
+       never on screen). The chat module stores both sides in sessionStorage (saveTranscript). */
+    async function sendMessage(message, shown, typed = false) {
       if (state.erasing || !message) return;
       let chat;
       try {
         await restored;
         chat = await ready;
       } catch (_) {
-        renderUnavailable(shown);
+        renderUnavailable(shown, typed);
         return;
       }
       const { module, client } = chat;
       const generation = state.generation;
       const retired = module.retireChoices(ui.log);
-      const mine = module.renderVisitor(ui.log, shown);
+      const mine = typed ? module.renderPendingVisitor(ui.log) : module.renderVisitor(ui.log, shown);
       state.pending += 1;
       setTyping(true); // first: the indicator makes the list shorter
       scrollTo(mine);
-      const messages = await client.send(message, message === shown ? {} : { shown }); // typed: the masked copy is kept
+      const messages = await client.send(message, typed ? {} : { shown }); // typed: the masked copy is kept
       if (generation !== state.generation) return; // erased meanwhile
+      if (typed) module.setVisitorText(mine, messages.visitor ?? module.NOT_SENT_TEXT);
       state.pending = Math.max(0, state.pending - 1);
       if (state.pending === 0) setTyping(false);
       const bubbles = module.renderMessages(ui.log, messages, { onButton, speak: module.speak });
@@ -339,7 +343,7 @@
               "caractères ont été envoyés."
           : ""
       );
-      sendMessage(text, text);
+      sendMessage(text, text, true);
     }
 
     function forgetWidgetKeys() {
