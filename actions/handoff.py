@@ -3,6 +3,9 @@ questions and validation, and the ticket it creates."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -11,16 +14,25 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions._support import catalogue, latest_intent, state_from, visitor_channel
-from bot import handoff
+from bot import handoff, incidents
 from bot.contacts import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, Contact
-from bot.settings import get_settings
-from bot.tickets import TicketStore
+from bot.settings import Settings, get_settings
+from bot.sqlite_store import error_summary
+from bot.tickets import (
+    LIMIT_CONVERSATION,
+    HandoffLimitReached,
+    HandoffLimits,
+    Ticket,
+    TicketStore,
+)
 from bot.transcript import build_summary, conversation_transcript
 from bot.walk import Message
 
 FORM_SLOTS = ("contact_preference", "contact_detail", "handoff_problem", "handoff_consent")
 MAX_DETAIL_TRIES = 2
 MAX_SENTENCE_CHARS = 300
+
+log = logging.getLogger(__name__)
 
 
 def say(dispatcher: CollectingDispatcher, message: Message) -> None:
@@ -33,6 +45,42 @@ def say(dispatcher: CollectingDispatcher, message: Message) -> None:
 
 def clear_form() -> list[EventType]:
     return [SlotSet(name, None) for name in (*FORM_SLOTS, "detail_tries", "requested_slot")]
+
+
+def limit_detail(reached: HandoffLimitReached) -> str:
+    # Counts only: an incident never names the visitor or the conversation.
+    return f"{reached.count} ticket(s), limite {reached.limit}"
+
+
+def refuse(
+    dispatcher: CollectingDispatcher,
+    settings: Settings,
+    reached: HandoffLimitReached,
+    *,
+    answers_kept: bool,
+) -> None:
+    incidents.record(reached.kind, limit_detail(reached), settings=settings)
+    say(dispatcher, handoff.limited(settings, reached.kind, answers_kept=answers_kept))
+
+
+def limit_reached(settings: Settings, sender_id: str) -> HandoffLimitReached | None:
+    """The limit a new ticket would pass now. A database that cannot be read does not stop
+    the form: the creation will tell the visitor, with the form's answers kept."""
+    try:
+        with TicketStore.open(settings) as store:
+            return store.handoff_limit(sender_id, HandoffLimits.from_settings(settings))
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("hand-off limits not checked: %s", error_summary(exc))
+        return None
+
+
+def drop_contact(settings: Settings, sender_id: str) -> None:
+    try:
+        with TicketStore.open(settings) as store:
+            store.drop_contact(sender_id)
+    except (sqlite3.Error, OSError) as exc:
+        # The purge forgets waiting contact details after two hours anyway.
+        log.warning("waiting contact detail not dropped: %s", error_summary(exc))
 
 
 def start_events(tracker: Tracker) -> list[EventType]:
@@ -55,6 +103,18 @@ class ActionStartHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        settings = get_settings()
+        # Before the first question: a visitor past a limit is not asked four questions
+        # to be refused at the end.
+        reached = await asyncio.to_thread(limit_reached, settings, tracker.sender_id)
+        if reached is not None:
+            refuse(dispatcher, settings, reached, answers_kept=False)
+            # action_listen overrides the rule that would open the form next.
+            return [
+                SlotSet("handoff_offered", False),
+                *clear_form(),
+                FollowupAction("action_listen"),
+            ]
         dispatcher.utter_message(
             text="D'accord. Je prépare une demande pour le médiateur numérique. "
             "Il me faut quelques réponses."
@@ -140,8 +200,16 @@ class ValidateHandoffForm(FormValidationAction):
     ) -> dict[str, Any]:
         preference = tracker.get_slot("contact_preference")
         placeholder = PHONE_PLACEHOLDER if preference == "phone" else EMAIL_PLACEHOLDER
-        with TicketStore.open() as store:
-            held = store.peek_contact(tracker.sender_id)
+        try:
+            with TicketStore.open() as store:
+                held = store.peek_contact(tracker.sender_id)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("waiting contact detail not read: %s", error_summary(exc))
+            if placeholder in str(value or ""):
+                # The REST channel took a detail out of the message; the ticket will read it
+                # once the database answers again. Only the placeholder enters the slot.
+                return {"contact_detail": placeholder, "detail_tries": None}
+            held = None
         if held and held[0] == preference and placeholder in str(value or ""):
             # Only a partly hidden form goes into the conversation; the ticket gets the rest.
             return {"contact_detail": Contact(*held).shown, "detail_tries": None}
@@ -165,6 +233,79 @@ class ValidateHandoffForm(FormValidationAction):
         return {"handoff_consent": bool(value)}
 
 
+def create_ticket(tracker: Tracker, settings: Settings) -> Ticket:
+    """The ticket of the form's answers (blocking: run in a thread). Raises
+    `HandoffLimitReached`, or `sqlite3.Error` once the store's retry budget is spent."""
+    preference = tracker.get_slot("contact_preference") or "desk"
+    with TicketStore.open(settings) as store:
+        held = store.peek_contact(tracker.sender_id)
+        detail = None
+        if preference in handoff.NEEDS_DETAIL and held and held[0] == preference:
+            detail = Contact(*held).display
+        state = state_from(tracker)
+        guide = catalogue().get(state.guide_id or "")
+        sentence = tracker.get_slot("handoff_problem")
+        sentence = None if sentence in (None, "-") else sentence
+        transcript = conversation_transcript(
+            settings.tracker_db, tracker.sender_id, list(tracker.events)
+        )
+        reason = tracker.get_slot("handoff_reason") or "asked"
+        step = state.step if guide else None
+        return store.create(
+            sender_id=tracker.sender_id,
+            channel=visitor_channel(tracker),
+            reason=reason,
+            contact_preference=preference,
+            contact_detail=detail,
+            visitor_sentence=sentence,
+            guide_id=guide.id if guide else None,
+            step=step,
+            steps=guide.step_count if guide else None,
+            summary=build_summary(
+                reason=reason,
+                guide_title=guide.title if guide else None,
+                step=step,
+                steps=guide.step_count if guide else None,
+                visitor_sentence=sentence,
+                transcript=transcript,
+            ),
+            transcript=transcript,
+            limits=HandoffLimits.from_settings(settings),
+        )
+
+
+async def submit(
+    dispatcher: CollectingDispatcher, tracker: Tracker, settings: Settings
+) -> list[EventType]:
+    """Create the ticket; when it cannot be written, say so and keep the form's answers
+    (the slots, and the contact detail waiting in the store) for « Réessayer »."""
+    preference = tracker.get_slot("contact_preference") or "desk"
+    try:
+        ticket = await asyncio.to_thread(create_ticket, tracker, settings)
+    except HandoffLimitReached as reached:
+        if reached.kind == LIMIT_CONVERSATION:
+            await asyncio.to_thread(drop_contact, settings, tracker.sender_id)
+            refuse(dispatcher, settings, reached, answers_kept=False)
+            return clear_form()
+        # Too many tickets this minute: the answers wait for « Réessayer ».
+        refuse(dispatcher, settings, reached, answers_kept=True)
+        return []
+    except (sqlite3.Error, OSError) as exc:
+        # Never the visitor's text: SQLite's messages do not quote the data.
+        incidents.record("ticket_write_failed", error_summary(exc), settings=settings)
+        say(dispatcher, handoff.failed(settings))
+        return []
+    say(dispatcher, handoff.created(settings, ticket.id, preference))
+    return [*clear_form(), SlotSet("ticket_id", float(ticket.id))]
+
+
+def answers_waiting(tracker: Tracker) -> bool:
+    """A consented form whose ticket could not be written yet (the slots stay set)."""
+    return bool(tracker.get_slot("handoff_consent")) and bool(
+        tracker.get_slot("contact_preference")
+    )
+
+
 class ActionSubmitHandoff(Action):
     """With consent, create the follow-up ticket; without, keep nothing and say where to go."""
 
@@ -175,47 +316,26 @@ class ActionSubmitHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         settings = get_settings()
-        preference = tracker.get_slot("contact_preference") or "desk"
-        with TicketStore.open(settings) as store:
-            if not tracker.get_slot("handoff_consent"):
-                store.drop_contact(tracker.sender_id)
-                say(dispatcher, handoff.declined(settings))
-                return clear_form()
-            held = store.peek_contact(tracker.sender_id)
-            detail = None
-            if preference in handoff.NEEDS_DETAIL and held and held[0] == preference:
-                detail = Contact(*held).display
-            state = state_from(tracker)
-            guide = catalogue().get(state.guide_id or "")
-            sentence = tracker.get_slot("handoff_problem")
-            sentence = None if sentence in (None, "-") else sentence
-            transcript = conversation_transcript(
-                settings.tracker_db, tracker.sender_id, list(tracker.events)
-            )
-            reason = tracker.get_slot("handoff_reason") or "asked"
-            step = state.step if guide else None
-            ticket = store.create(
-                sender_id=tracker.sender_id,
-                channel=visitor_channel(tracker),
-                reason=reason,
-                contact_preference=preference,
-                contact_detail=detail,
-                visitor_sentence=sentence,
-                guide_id=guide.id if guide else None,
-                step=step,
-                steps=guide.step_count if guide else None,
-                summary=build_summary(
-                    reason=reason,
-                    guide_title=guide.title if guide else None,
-                    step=step,
-                    steps=guide.step_count if guide else None,
-                    visitor_sentence=sentence,
-                    transcript=transcript,
-                ),
-                transcript=transcript,
-            )
-        say(dispatcher, handoff.created(settings, ticket.id, preference))
-        return [*clear_form(), SlotSet("ticket_id", float(ticket.id))]
+        if not tracker.get_slot("handoff_consent"):
+            await asyncio.to_thread(drop_contact, settings, tracker.sender_id)
+            say(dispatcher, handoff.declined(settings))
+            return clear_form()
+        return await submit(dispatcher, tracker, settings)
+
+
+class ActionRetryHandoff(Action):
+    """« Réessayer » after a ticket could not be written: the same answers, once more."""
+
+    def name(self) -> str:
+        return "action_retry_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if not answers_waiting(tracker):
+            say(dispatcher, handoff.nothing_to_retry())
+            return []
+        return await submit(dispatcher, tracker, get_settings())
 
 
 class ActionCancelHandoff(Action):
@@ -228,7 +348,6 @@ class ActionCancelHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         settings = get_settings()
-        with TicketStore.open(settings) as store:
-            store.drop_contact(tracker.sender_id)
+        await asyncio.to_thread(drop_contact, settings, tracker.sender_id)
         say(dispatcher, handoff.cancelled(settings))
         return [ActiveLoop(None), *clear_form()]

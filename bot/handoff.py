@@ -143,3 +143,47 @@ def declined(settings: Settings) -> Message:
 def cancelled(settings: Settings) -> Message:
     text = "D'accord, j'annule la demande. Je ne garde rien. " + org_help(settings)
     return Message(text, (Button("Faire une autre démarche", "/help"),), marker("cancelled"))
+
+
+RETRY = "/retry_handoff"
+
+
+def failed(settings: Settings) -> Message:
+    """The ticket could not be written: the answers are kept for « Réessayer »."""
+    text = (
+        "Désolé, un problème technique m'empêche d'enregistrer votre demande. "
+        "J'ai gardé vos réponses : dans un moment, appuyez sur « Réessayer ». " + org_help(settings)
+    )
+    buttons = (Button("Réessayer", RETRY), Button("Faire une autre démarche", "/help"))
+    return Message(text, buttons, marker("failed"))
+
+
+def limited(settings: Settings, kind: str, *, answers_kept: bool = False) -> Message:
+    """A limit refused the ticket: `kind` is tickets.LIMIT_CONVERSATION or LIMIT_FLOOD.
+    `answers_kept`: the form was answered and its answers wait for « Réessayer »."""
+    buttons: tuple[Button, ...]
+    if kind == "handoff_flood":
+        kept = "J'ai gardé vos réponses. " if answers_kept else ""
+        text = (
+            "Les médiateurs reçoivent beaucoup de demandes en ce moment. "
+            "Je ne peux pas en enregistrer une autre tout de suite. "
+            f"{kept}Réessayez dans une minute. " + org_help(settings)
+        )
+        # Without kept answers, trying again means asking for a person again.
+        again = RETRY if answers_kept else "/ask_human"
+        buttons = (Button("Réessayer", again), Button("Faire une autre démarche", "/help"))
+    else:
+        text = (
+            "Vos demandes sont déjà notées : un médiateur va les lire. "
+            "Je ne peux pas en enregistrer d'autre dans cette conversation. " + org_help(settings)
+        )
+        buttons = (Button("Faire une autre démarche", "/help"),)
+    return Message(text, buttons, marker("limited"))
+
+
+def nothing_to_retry() -> Message:
+    """« Réessayer » with no request waiting: no marker, as for small talk."""
+    return Message(
+        "Je n'ai pas de demande en attente. Que voulez-vous faire ?",
+        (Button("Parler à un médiateur", "/ask_human"), Button("Voir les démarches", "/help")),
+    )

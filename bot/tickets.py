@@ -10,6 +10,7 @@ import argparse
 import builtins
 import csv
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any, TextIO
 from sqlite_utils import Database
 
 from bot.settings import Settings, get_settings
-from bot.sqlite_store import SQLiteStore
+from bot.sqlite_store import Connect, SQLiteStore
 from bot.transcript import REASON_LABELS, purge_conversations
 
 STATUSES: tuple[str, ...] = ("nouveau", "en_cours", "resolu", "abandonne")
@@ -58,6 +59,33 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 )
 
 Clock = Callable[[], datetime]
+
+# The incident kinds (bot.incidents) of the two hand-off limits.
+LIMIT_CONVERSATION = "handoff_limit_conversation"
+LIMIT_FLOOD = "handoff_flood"
+FLOOD_WINDOW = timedelta(minutes=1)
+
+
+class HandoffLimitReached(Exception):
+    """A new ticket would pass a limit: `kind` is LIMIT_CONVERSATION or LIMIT_FLOOD."""
+
+    def __init__(self, kind: str, count: int, limit: int) -> None:
+        super().__init__(f"{kind}: {count} ticket(s), limit {limit}")
+        self.kind = kind
+        self.count = count
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class HandoffLimits:
+    """Most tickets per conversation (sender), and per minute across all visitors."""
+
+    per_conversation: int
+    per_minute: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HandoffLimits:
+        return cls(settings.handoffs_per_conversation, settings.handoffs_per_minute)
 
 
 # --- schema ---------------------------------------------------------------------------------
@@ -227,8 +255,15 @@ def _check_actor(actor: str) -> None:
 class TicketStore(SQLiteStore):
     """The tickets database: schema, writes and reads. Safe to share between threads."""
 
-    def __init__(self, path: Path | str, *, clock: Clock = _utcnow) -> None:
-        super().__init__(path, clock=clock)
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Clock = _utcnow,
+        connect: Connect | None = None,
+        retry_budget: float | None = None,
+    ) -> None:
+        super().__init__(path, clock=clock, connect=connect, retry_budget=retry_budget)
 
     def migrations(self) -> Sequence[Callable[[Database], None]]:
         return MIGRATIONS
@@ -318,8 +353,13 @@ class TicketStore(SQLiteStore):
         steps: int | None = None,
         summary: str,
         transcript: builtins.list[dict[str, Any]],
+        limits: HandoffLimits | None = None,
     ) -> Ticket:
-        """A new ticket in status 'nouveau', with its 'created' audit event."""
+        """A new ticket in status 'nouveau', with its 'created' audit event.
+
+        With `limits`, `HandoffLimitReached` instead when the conversation already has as
+        many tickets as allowed, or the last minute as many new tickets: checked inside the
+        write transaction, so that two processes creating at once cannot both pass."""
         if not sender_id:
             raise ValueError("sender_id must be a non-empty string")
         _check_choice("channel", channel, CHANNELS)
@@ -347,12 +387,41 @@ class TicketStore(SQLiteStore):
             "assigned_to": None,
             "seen_at": None,
         }
-        with self._write() as db:
+        since = _iso(self._clock() - FLOOD_WINDOW)
+
+        def write(db: Database) -> int:
+            if limits is not None:
+                self._check_limits(db, sender_id, limits, since)
             ticket_id = _insert(db, "tickets", record)
             self._event(db, ticket_id, "created", actor=BOT_ACTOR, at=now, to_status="nouveau")
             # The contact detail now lives in the ticket only.
             db.execute("DELETE FROM pending_contacts WHERE sender_id = ?", [sender_id])
+            return ticket_id
+
+        ticket_id = self._transact(write)
         return Ticket.from_row({"id": ticket_id, **record})
+
+    @staticmethod
+    def _check_limits(db: Database, sender_id: str, limits: HandoffLimits, since: str) -> None:
+        mine = db.execute("SELECT COUNT(*) FROM tickets WHERE sender_id = ?", [sender_id])
+        count = int(mine.fetchone()[0])
+        if count >= limits.per_conversation:
+            raise HandoffLimitReached(LIMIT_CONVERSATION, count, limits.per_conversation)
+        recent = db.execute("SELECT COUNT(*) FROM tickets WHERE created_at >= ?", [since])
+        count = int(recent.fetchone()[0])
+        if count >= limits.per_minute:
+            raise HandoffLimitReached(LIMIT_FLOOD, count, limits.per_minute)
+
+    def handoff_limit(self, sender_id: str, limits: HandoffLimits) -> HandoffLimitReached | None:
+        """The limit a new ticket of `sender_id` would pass now, or None: asked before the
+        hand-off form, so that a visitor is not asked four questions to be refused."""
+        since = _iso(self._clock() - FLOOD_WINDOW)
+        with self._read() as db:
+            try:
+                self._check_limits(db, sender_id, limits, since)
+            except HandoffLimitReached as reached:
+                return reached
+        return None
 
     def set_status(
         self, ticket_id: int, status: str, *, actor: str, note: str | None = None
@@ -361,7 +430,8 @@ class TicketStore(SQLiteStore):
         _check_choice("status", status, STATUSES)
         _check_actor(actor)
         cleaned = self._clean_note(note) if note is not None else None
-        with self._write() as db:
+
+        def write(db: Database) -> None:
             current = self._row(db, ticket_id)["status"]
             now = self._now()
             if current != status:
@@ -381,12 +451,15 @@ class TicketStore(SQLiteStore):
             if cleaned is not None:
                 db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", [now, ticket_id])
                 self._note(db, ticket_id, cleaned, actor=actor, at=now, internal=True)
+
+        self._transact(write)
         return self._get_required(ticket_id)
 
     def assign(self, ticket_id: int, *, actor: str) -> None:
         """The mediator `actor` takes the ticket."""
         _check_actor(actor)
-        with self._write() as db:
+
+        def write(db: Database) -> None:
             previous = self._row(db, ticket_id)["assigned_to"]
             now = self._now()
             db.execute(
@@ -395,19 +468,25 @@ class TicketStore(SQLiteStore):
             )
             self._event(db, ticket_id, "assigned", actor=actor, at=now, detail=previous)
 
+        self._transact(write)
+
     def add_note(self, ticket_id: int, text: str, *, actor: str, internal: bool = True) -> Note:
         _check_actor(actor)
         cleaned = self._clean_note(text)
-        with self._write() as db:
+
+        def write(db: Database) -> Note:
             self._row(db, ticket_id)
             now = self._now()
             db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", [now, ticket_id])
             return self._note(db, ticket_id, cleaned, actor=actor, at=now, internal=internal)
 
+        return self._transact(write)
+
     def erase_contact(self, ticket_id: int, *, actor: str) -> None:
         """Forget the visitor's phone or e-mail; the ticket itself stays."""
         _check_actor(actor)
-        with self._write() as db:
+
+        def write(db: Database) -> None:
             self._row(db, ticket_id)
             now = self._now()
             db.execute(
@@ -416,10 +495,14 @@ class TicketStore(SQLiteStore):
             )
             self._event(db, ticket_id, "contact_erased", actor=actor, at=now)
 
+        self._transact(write)
+        self._checkpoint()
+
     def mark_seen(self, ticket_id: int, *, actor: str) -> None:
         """Record that `actor` opened the ticket; `seen_at` keeps the first time."""
         _check_actor(actor)
-        with self._write() as db:
+
+        def write(db: Database) -> None:
             self._row(db, ticket_id)
             now = self._now()
             # Reading is not a change: updated_at, which drives retention, is left alone.
@@ -429,17 +512,22 @@ class TicketStore(SQLiteStore):
             )
             self._event(db, ticket_id, "seen", actor=actor, at=now)
 
+        self._transact(write)
+
     def record_export(self, ids: Iterable[int], *, actor: str, fmt: str) -> None:
         """Audit that these tickets left the database in an export file."""
         _check_actor(actor)
         wanted = builtins.list(dict.fromkeys(ids))
         if not wanted:
             return
-        with self._write() as db:
+
+        def write(db: Database) -> None:
             now = self._now()
             for ticket_id in wanted:
                 self._row(db, ticket_id)
                 self._event(db, ticket_id, "export", actor=actor, at=now, detail=fmt)
+
+        self._transact(write)
 
     def purge(self, *, now: datetime | None = None, retention_days: int) -> int:
         """Delete closed tickets unchanged for `retention_days`; notes and events follow."""
@@ -447,12 +535,18 @@ class TicketStore(SQLiteStore):
             raise ValueError("retention_days cannot be negative")
         cutoff = _iso((now or self._clock()) - timedelta(days=retention_days))
         marks = ", ".join("?" for _ in CLOSED_STATUSES)
-        with self._write() as db:
+
+        def write(db: Database) -> int:
             cursor = db.execute(
                 f"DELETE FROM tickets WHERE status IN ({marks}) AND updated_at < ?",
                 [*CLOSED_STATUSES, cutoff],
             )
             return int(cursor.rowcount)
+
+        deleted = self._transact(write)
+        if deleted:
+            self._checkpoint()
+        return deleted
 
     # -- reads
 
@@ -528,14 +622,14 @@ class TicketStore(SQLiteStore):
             sql += " WHERE " + " AND ".join(where)
         # id breaks ties: several tickets can share one second.
         sql += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
-        with self._lock:
-            return [Ticket.from_row(row) for row in self._db.query(sql, [*params, limit, offset])]
+        with self._read() as db:
+            return [Ticket.from_row(row) for row in db.query(sql, [*params, limit, offset])]
 
     def count_by_status(self) -> dict[str, int]:
         """Every status with its number of tickets, zeros included."""
         counts = dict.fromkeys(STATUSES, 0)
-        with self._lock:
-            for row in self._db.query("SELECT status, COUNT(*) AS n FROM tickets GROUP BY status"):
+        with self._read() as db:
+            for row in db.query("SELECT status, COUNT(*) AS n FROM tickets GROUP BY status"):
                 counts[row["status"]] = row["n"]
         return counts
 
@@ -544,12 +638,14 @@ class TicketStore(SQLiteStore):
     def hold_contact(self, sender_id: str, kind: str, value: str) -> None:
         """Keep the latest contact detail a visitor typed, until a ticket takes it."""
         _check_choice("kind", kind, ("phone", "email"))
-        with self._write() as db:
-            db.execute(
+        now = self._now()
+        self._transact(
+            lambda db: db.execute(
                 "INSERT OR REPLACE INTO pending_contacts (sender_id, kind, value, held_at)"
                 " VALUES (?, ?, ?, ?)",
-                [sender_id, kind, value, self._now()],
+                [sender_id, kind, value, now],
             )
+        )
 
     def peek_contact(self, sender_id: str) -> tuple[str, str] | None:
         with self._read() as db:
@@ -561,37 +657,57 @@ class TicketStore(SQLiteStore):
         return (rows[0]["kind"], rows[0]["value"]) if rows else None
 
     def drop_contact(self, sender_id: str) -> None:
-        with self._write() as db:
-            db.execute("DELETE FROM pending_contacts WHERE sender_id = ?", [sender_id])
+        """Forget the contact detail a visitor typed, in every byte of the files too."""
+        dropped = self._transact(
+            lambda db: (
+                db.execute("DELETE FROM pending_contacts WHERE sender_id = ?", [sender_id]).rowcount
+            )
+        )
+        if dropped:
+            self._checkpoint()
 
     def purge_pending_contacts(self, *, older_than: datetime) -> int:
         """Forget contact details no ticket took (the visitor left, or refused consent)."""
-        with self._write() as db:
-            cursor = db.execute(
-                "DELETE FROM pending_contacts WHERE held_at < ?", [_iso(older_than)]
+        cutoff = _iso(older_than)
+        forgotten = int(
+            self._transact(
+                lambda db: (
+                    db.execute("DELETE FROM pending_contacts WHERE held_at < ?", [cutoff]).rowcount
+                )
             )
-            return int(cursor.rowcount)
+        )
+        if forgotten:
+            self._checkpoint()
+        return forgotten
 
     def sender_ids(self) -> set[str]:
         """Conversations a ticket still holds (kept out of the tracker-store purge)."""
-        with self._lock:
-            return {row["sender_id"] for row in self._db.query("SELECT sender_id FROM tickets")}
+        with self._read() as db:
+            return {row["sender_id"] for row in db.query("SELECT sender_id FROM tickets")}
 
 
 # --- exports --------------------------------------------------------------------------------
 
 
+# A cell starts wherever a spreadsheet may cut a line: at the start of the value, or after
+# any separator a spreadsheet might use (a French one splits on ";", whatever the file
+# says), possibly behind spaces or a quote. A formula character there gets an apostrophe,
+# which spreadsheets read as "this is text" and do not show.
+_FORMULA_START = re.compile(r"""(^|[;,\t\r\n])([\s"']*)(?=[=+\-@\t\r])""")
+
+
 def _spreadsheet_safe(value: Any) -> Any:
     # Visitors type these texts; a cell starting with one of these characters would run as a
     # formula when a mediator opens the file in a spreadsheet (CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    if isinstance(value, str):
+        return _FORMULA_START.sub(r"\1\2'", value)
     return value
 
 
 def export_csv(tickets: Iterable[Ticket], file: TextIO) -> None:
-    """Tickets as CSV with a header line; the transcript is left out."""
-    writer = csv.writer(file)
+    """Tickets as CSV with a header line; the transcript is left out. Every cell is quoted,
+    so that a separator inside a value stays inside its cell."""
+    writer = csv.writer(file, quoting=csv.QUOTE_ALL)
     writer.writerow(EXPORT_COLUMNS)
     for ticket in tickets:
         row = ticket.export_row()
@@ -761,7 +877,13 @@ def purge_all(
         older_than=now - timedelta(days=settings.conversation_retention_days),
     )
     contacts = store.purge_pending_contacts(older_than=now - timedelta(hours=PENDING_CONTACT_HOURS))
-    return {"tickets": tickets, "conversations": conversations, "contacts": contacts}
+    # Logs and incidents under DATA_DIR (bot/logs.py); the erase marks went with the
+    # conversations above.
+    from bot.logs import purge_files
+
+    files = purge_files(settings, now)
+    return {"tickets": tickets, "conversations": conversations, "contacts": contacts,
+            "logs": files["logs"], "incidents": files["incidents"]}  # fmt: skip
 
 
 def _purge(store: TicketStore, settings: Settings) -> int:
@@ -769,6 +891,7 @@ def _purge(store: TicketStore, settings: Settings) -> int:
     print(f"Tickets clos supprimés : {counts['tickets']}")
     print(f"Conversations sans ticket supprimées : {counts['conversations']}")
     print(f"Coordonnées en attente oubliées : {counts['contacts']}")
+    print(f"Journaux expirés supprimés : {counts['logs']}")
     return 0
 
 

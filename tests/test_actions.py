@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,10 +23,13 @@ from actions.handoff import (
     ActionAskContactPreference,
     ActionAskHandoffConsent,
     ActionCancelHandoff,
+    ActionRetryHandoff,
     ActionStartHandoff,
     ActionSubmitHandoff,
     ValidateHandoffForm,
 )
+from bot import incidents, sqlite_store
+from bot.settings import get_settings
 from bot.tickets import TicketStore
 
 GUIDE = "france_travail.actualisation"
@@ -44,7 +50,7 @@ def test_action_names_are_in_the_domain(domain):
     for action in (ActionStartGuide, ActionStepCommand, ActionYesNo, ActionShowMenu,
                    ActionWelcome, ActionFallback, ActionStartHandoff, ActionSubmitHandoff,
                    ActionCancelHandoff, ActionAskContactPreference, ActionAskHandoffConsent,
-                   ValidateHandoffForm):  # fmt: skip
+                   ValidateHandoffForm, ActionRetryHandoff):  # fmt: skip
         assert action().name() in domain["actions"]
 
 
@@ -148,7 +154,13 @@ async def test_two_misunderstandings_in_a_row(make_tracker, domain):
     assert markers(messages) == [{"fallback": "not_understood"}]
 
 
-async def test_start_handoff_keeps_the_reason_of_the_offer(make_tracker, domain):
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+async def test_start_handoff_keeps_the_reason_of_the_offer(make_tracker, domain, data_dir):
     offered = make_tracker("affirm", {"handoff_offered": True, "handoff_reason": "not_covered"})
     _, slots = await run(ActionStartHandoff(), offered, domain)
     assert slots["handoff_reason"] == "not_covered" and slots["handoff_offered"] is False
@@ -166,12 +178,6 @@ async def test_contact_question_depends_on_the_channel(make_tracker, domain):
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert markers(messages) == [{"handoff": "contact_preference"}]
     assert not any('"desk"' in p for p in payloads) and any('"phone"' in p for p in payloads)
-
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    return tmp_path
 
 
 async def validate(tracker, domain, slot, value):
@@ -284,3 +290,139 @@ async def test_consent_answer_is_kept_as_a_boolean(make_tracker, domain):
     assert result == {"handoff_consent": True} and said == []
     result, _ = await validate(make_tracker("deny"), domain, "handoff_consent", False)
     assert result == {"handoff_consent": False}
+
+
+# --- a hand-off is never lost ---------------------------------------------------------------
+
+CONSENTED = {
+    "contact_preference": "phone",
+    "contact_detail": "06 •• •• •• 78",
+    "handoff_problem": "je ne trouve pas mon avis",
+    "handoff_consent": True,
+    "handoff_reason": "asked",
+}
+FORM_SLOTS = ("contact_preference", "contact_detail", "handoff_problem", "handoff_consent")
+
+
+def make_tickets(count: int, sender: str | None = None) -> None:
+    """`count` tickets, of `sender` or each of another conversation."""
+    with TicketStore.open() as store:
+        for n in range(count):
+            store.create(sender_id=sender or f"someone-{n}", channel="kiosk", reason="asked",
+                         contact_preference="desk", summary="Demande.", transcript=[])  # fmt: skip
+
+
+async def test_a_locked_database_gives_a_french_answer_and_keeps_the_answers(
+    make_tracker, domain, data_dir, monkeypatch
+):
+    monkeypatch.setattr(sqlite_store, "RETRY_BUDGET", 0.3)
+    with TicketStore.open() as store:
+        store.hold_contact("test", "phone", "0612345678")
+    tracker = make_tracker("affirm", CONSENTED)
+    with closing(sqlite3.connect(data_dir / "tickets.db", isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        messages, slots = await run(ActionSubmitHandoff(), tracker, domain)
+        other.execute("ROLLBACK")
+    assert markers(messages) == [{"handoff": "failed"}]
+    org = get_settings().values
+    for fact in ("ORG_ADDRESS", "ORG_HOURS", "ORG_PHONE"):
+        assert org[fact] in messages[0]["text"]
+    assert "Réessayer" in messages[0]["text"]
+    assert "/retry_handoff" in [b["payload"] for b in messages[0]["buttons"]]
+    assert not set(FORM_SLOTS) & set(slots)  # nothing cleared: the answers wait
+    [incident] = incidents.recent()
+    assert incident.kind == "ticket_write_failed" and "locked" in incident.detail
+    assert "avis" not in incident.detail
+    with TicketStore.open() as store:
+        assert store.list() == [] and store.peek_contact("test") == ("phone", "0612345678")
+
+    # The database works again: « réessayer » creates the ticket from the same answers.
+    again = make_tracker("retry_handoff", CONSENTED)
+    messages, slots = await run(ActionRetryHandoff(), again, domain)
+    ticket_id = int(slots["ticket_id"])
+    assert markers(messages) == [{"handoff": "created", "ticket": ticket_id}]
+    assert all(slots[name] is None for name in FORM_SLOTS)
+    with TicketStore.open() as store:
+        ticket = store.get(ticket_id)
+    assert ticket is not None and ticket.contact_detail == "06 12 34 56 78"
+    assert ticket.visitor_sentence == "je ne trouve pas mon avis"
+
+
+async def test_an_unopenable_database_is_a_failure_too(make_tracker, domain, data_dir):
+    (data_dir / "tickets.db").mkdir()  # a directory where the file should be
+    messages, _ = await run(ActionSubmitHandoff(), make_tracker("affirm", CONSENTED), domain)
+    assert markers(messages) == [{"handoff": "failed"}]
+    assert incidents.count("ticket_write_failed", within=timedelta(minutes=5)) == 1
+
+
+async def test_retry_with_nothing_waiting_says_so(make_tracker, domain, data_dir):
+    messages, slots = await run(ActionRetryHandoff(), make_tracker("retry_handoff"), domain)
+    assert "pas de demande en attente" in messages[0]["text"] and markers(messages) == []
+    assert slots == {}
+    with TicketStore.open() as store:
+        assert store.list() == []
+
+
+async def test_past_the_conversation_limit_no_question_is_asked(
+    make_tracker, domain, data_dir, monkeypatch
+):
+    monkeypatch.setenv("HANDOFFS_PER_CONVERSATION", "2")
+    make_tickets(2, sender="test")
+    dispatcher = CollectingDispatcher()
+    events = await ActionStartHandoff().run(dispatcher, make_tracker("ask_human"), domain)
+    assert markers(dispatcher.messages) == [{"handoff": "limited"}]
+    assert "déjà notées" in dispatcher.messages[0]["text"]
+    assert get_settings().values["ORG_PHONE"] in dispatcher.messages[0]["text"]
+    assert events[-1] == {"event": "followup", "name": "action_listen", "timestamp": None}
+    assert incidents.count("handoff_limit_conversation", within=timedelta(minutes=5)) == 1
+    # Another conversation is not concerned.
+    other = make_tracker("ask_human")
+    other.sender_id = "someone-new"
+    events = await ActionStartHandoff().run(CollectingDispatcher(), other, domain)
+    assert events[-1]["name"] == "handoff_form"
+
+
+async def test_past_the_minute_limit_the_desk_is_busy(make_tracker, domain, data_dir, monkeypatch):
+    monkeypatch.setenv("HANDOFFS_PER_MINUTE", "3")
+    make_tickets(3)
+    messages, _ = await run(ActionStartHandoff(), make_tracker("ask_human"), domain)
+    assert markers(messages) == [{"handoff": "limited"}]
+    assert "beaucoup de demandes" in messages[0]["text"]
+    # Nothing was answered yet: trying again means asking again.
+    assert messages[0]["buttons"][0]["payload"] == "/ask_human"
+    assert incidents.count("handoff_flood", within=timedelta(minutes=5)) == 1
+
+
+async def test_the_limit_is_checked_again_when_the_ticket_is_created(
+    make_tracker, domain, data_dir, monkeypatch
+):
+    monkeypatch.setenv("HANDOFFS_PER_MINUTE", "2")
+    with TicketStore.open() as store:
+        store.hold_contact("test", "phone", "0612345678")
+    make_tickets(2)  # while this visitor answered the questions
+    messages, slots = await run(ActionSubmitHandoff(), make_tracker("affirm", CONSENTED), domain)
+    assert markers(messages) == [{"handoff": "limited"}]
+    assert "gardé vos réponses" in messages[0]["text"]
+    assert messages[0]["buttons"][0]["payload"] == "/retry_handoff"
+    assert not set(FORM_SLOTS) & set(slots)
+    # A minute later (the other tickets aged), « réessayer » goes through.
+    with closing(sqlite3.connect(data_dir / "tickets.db")) as conn, conn:
+        conn.execute("UPDATE tickets SET created_at = '2000-01-01T00:00:00+00:00'")
+    messages, slots = await run(
+        ActionRetryHandoff(), make_tracker("retry_handoff", CONSENTED), domain
+    )
+    assert markers(messages)[0]["handoff"] == "created"
+
+
+async def test_a_conversation_past_its_limit_at_creation_keeps_nothing(
+    make_tracker, domain, data_dir, monkeypatch
+):
+    monkeypatch.setenv("HANDOFFS_PER_CONVERSATION", "1")
+    with TicketStore.open() as store:
+        store.hold_contact("test", "phone", "0612345678")
+    make_tickets(1, sender="test")
+    messages, slots = await run(ActionSubmitHandoff(), make_tracker("affirm", CONSENTED), domain)
+    assert markers(messages) == [{"handoff": "limited"}]
+    assert all(slots[name] is None for name in FORM_SLOTS)
+    with TicketStore.open() as store:
+        assert store.peek_contact("test") is None and len(store.list()) == 1

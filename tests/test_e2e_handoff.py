@@ -7,14 +7,22 @@ conversation are never found in any file under DATA_DIR.
 
 from __future__ import annotations
 
+import json
+import random
+import sqlite3
+import string
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
+from pathlib import Path
 
 import pytest
 
 from bot.client import markers, send
 from bot.tickets import TicketStore
+from tests.test_sqlite_store import make_read_only, make_writable
 
 KIOSK = {"channel": "kiosk"}
 
@@ -124,17 +132,119 @@ def test_cancel_at_any_point(bot_url, store):
     assert markers(send(bot_url, sender, "/cv.rediger"))[0]["guide"] == "cv.rediger"
 
 
+def letters(n: int = 10) -> str:
+    return "".join(random.choices(string.ascii_lowercase, k=n))  # noqa: S311
+
+
 def test_fifty_visitors_handing_off_at_once(bot_url, store):
-    senders = [new_sender() for _ in range(50)]
+    # Each visitor's sentence is told apart by letters only. It used to hold the sender id,
+    # whose hex digits now and then looked like an IBAN ("ec72e3cd1627…") and were masked,
+    # so that the stored sentence differed: the test failed about once in thirty runs.
+    senders = {new_sender(): f"probleme de {letters()}" for _ in range(50)}
     with ThreadPoolExecutor(max_workers=50) as pool:
-        results = list(pool.map(lambda s: desk_handoff(bot_url, s, f"probleme de {s}"), senders))
+        results = list(pool.map(lambda s: desk_handoff(bot_url, s, senders[s]), senders))
     ids = [r["ticket"] for r in results]
     assert all(r["handoff"] == "created" for r in results)
     assert len(set(ids)) == 50
-    for sender, ticket_id in zip(senders, ids, strict=True):
+    for (sender, sentence), ticket_id in zip(senders.items(), ids, strict=True):
         ticket = store.get(ticket_id)
         assert ticket is not None and ticket.sender_id == sender
-        assert ticket.visitor_sentence == f"probleme de {sender}"
+        assert ticket.visitor_sentence == sentence
+
+
+# --- a hand-off is never lost ---------------------------------------------------------------
+
+PHONE = "06 98 76 54 21"
+
+
+def phone_form_until_consent(url: str, sender: str, sentence: str) -> None:
+    assert (
+        handoff_marker(send(url, sender, "je veux parler à quelqu'un", metadata=KIOSK))["handoff"]
+        == "contact_preference"
+    )
+    assert handoff_marker(send(url, sender, "par téléphone", metadata=KIOSK))["handoff"] == (
+        "contact_detail"
+    )
+    assert handoff_marker(send(url, sender, PHONE, metadata=KIOSK))["handoff"] == "problem"
+    assert handoff_marker(send(url, sender, sentence, metadata=KIOSK))["handoff"] == "consent"
+
+
+@contextmanager
+def tickets_locked(path: Path) -> Iterator[None]:
+    """Another process's transaction holds tickets.db's write lock until the block ends:
+    longer than the store's retry budget, since the block waits for the bot's answer."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+
+
+def assert_failure_told(reply: list[dict], settings) -> None:
+    assert handoff_marker(reply)["handoff"] == "failed"
+    text = " ".join(m.get("text") or "" for m in reply)
+    assert "problème technique" in text
+    for fact in ("ORG_ADDRESS", "ORG_HOURS", "ORG_PHONE"):
+        assert settings.values[fact] in text
+    buttons = [b["payload"] for m in reply for b in m.get("buttons") or []]
+    assert "/retry_handoff" in buttons
+
+
+def incidents_of(settings) -> list[dict]:
+    path = settings.data_dir / "incidents.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_a_locked_ticket_database_loses_nothing(bot_url, store, running_stack):
+    settings = running_stack.settings
+    sender, sentence = new_sender(), f"mon dossier {letters()} ne passe pas"
+    phone_form_until_consent(bot_url, sender, sentence)
+    before = len(incidents_of(settings))
+    with tickets_locked(settings.tickets_db):
+        assert_failure_told(send(bot_url, sender, "oui", metadata=KIOSK), settings)
+        # Still locked: trying again fails the same clean way, nothing is lost.
+        assert_failure_told(send(bot_url, sender, "réessayer", metadata=KIOSK), settings)
+    assert all(t.sender_id != sender for t in store.list(limit=1000))
+    created = handoff_marker(send(bot_url, sender, "réessayer", metadata=KIOSK))
+    assert created["handoff"] == "created"
+    ticket = store.get(created["ticket"])
+    assert ticket is not None and ticket.sender_id == sender
+    assert (ticket.contact_preference, ticket.contact_detail) == ("phone", PHONE)
+    assert ticket.visitor_sentence == sentence
+    new = incidents_of(settings)[before:]
+    assert [i["kind"] for i in new] == ["ticket_write_failed", "ticket_write_failed"]
+    assert all("locked" in i["detail"] for i in new)
+    assert not any(sentence in i["detail"] or "98 76" in i["detail"] for i in new)
+
+
+def test_a_read_only_ticket_database_loses_nothing(bot_url, store, running_stack):
+    settings = running_stack.settings
+    sender, sentence = new_sender(), f"je bloque sur {letters()}"
+    phone_form_until_consent(bot_url, sender, sentence)
+    # SQLite opens a file it cannot write read-only, silently: each action opens a fresh
+    # store, which then fails to write, as after `chmod 0444` in production.
+    if not make_read_only(settings.tickets_db):
+        pytest.skip("this system cannot make a file read-only for root (no chattr)")
+    try:
+        assert_failure_told(send(bot_url, sender, "oui", metadata=KIOSK), settings)
+    finally:
+        make_writable(settings.tickets_db)
+    created = handoff_marker(send(bot_url, sender, "/retry_handoff", metadata=KIOSK))
+    assert created["handoff"] == "created"
+    ticket = store.get(created["ticket"])
+    assert ticket is not None and ticket.contact_detail == PHONE
+    assert ticket.visitor_sentence == sentence
+    assert incidents_of(settings)[-1]["kind"] == "ticket_write_failed"
+    assert "readonly" in incidents_of(settings)[-1]["detail"]
+    # A later visitor's phone number goes through the REST channel as usual (no 502).
+    later = new_sender()
+    send(bot_url, later, "un humain svp")
+    send(bot_url, later, "par téléphone")
+    assert handoff_marker(send(bot_url, later, "06 11 22 33 44"))["handoff"] == "problem"
+    assert store.peek_contact(later) == ("phone", "0611223344")
 
 
 SECRETS = {

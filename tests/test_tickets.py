@@ -525,3 +525,93 @@ def test_waiting_contacts_are_dropped_or_forgotten(db_path: Path):
         assert store.peek_contact("old") is None and store.peek_contact("new")
         store.drop_contact("new")
         assert store.peek_contact("new") is None
+
+
+FORMULAS = (
+    "bonjour;=cmd|'/C calc'!A0",
+    '=HYPERLINK("http://x")',
+    "ok, +33 6 12 34 56 78",
+    "a\t@SUM(A1:A9)",
+    "rien;  -2+3",
+    'texte;"=1+1"',
+    "ligne\n=EXEC()",
+    "fin,@evil",
+)
+
+
+def test_csv_export_is_safe_whatever_separator_the_spreadsheet_uses(fresh_db: TicketStore):
+    for n, text in enumerate(FORMULAS):
+        new_ticket(fresh_db, sender_id=f"conv-{n}", visitor_sentence=text, contact_detail=text)
+    out = io.StringIO()
+    export_csv(fresh_db.list(), out)
+    content = out.getvalue()
+    # Every cell is quoted, so that a separator inside a value stays in its cell.
+    assert content.startswith('"id","created_at"')
+    for delimiter in (",", ";", "\t"):
+        for row in csv.reader(io.StringIO(content), delimiter=delimiter):
+            for cell in row:
+                # A line inside a cell may become a row of its own; quotes left over by
+                # a wrong separator do not protect. A leading apostrophe does.
+                for line in cell.splitlines() or [""]:
+                    assert line.strip().lstrip('"')[:1] not in ("=", "+", "-", "@"), (
+                        delimiter,
+                        cell,
+                    )
+    # Read with the right separator, values stay readable: one apostrophe in front.
+    rows = list(csv.DictReader(io.StringIO(content)))
+    sentences = {r["visitor_sentence"] for r in rows}
+    assert "bonjour;'=cmd|'/C calc'!A0" in sentences
+    assert "ok, '+33 6 12 34 56 78" in sentences
+    assert "ligne\n'=EXEC()" in sentences
+
+
+def test_ordinary_values_are_exported_unchanged(fresh_db: TicketStore):
+    plain = "je n'arrive pas à payer - le site dit 3-4 jours"
+    new_ticket(fresh_db, visitor_sentence=plain)
+    out = io.StringIO()
+    export_csv(fresh_db.list(), out)
+    assert next(csv.DictReader(io.StringIO(out.getvalue())))["visitor_sentence"] == plain
+
+
+# --- hand-off limits ------------------------------------------------------------------------
+
+
+def test_limits_are_checked_atomically_by_concurrent_creators(db_path: Path, clock: FakeClock):
+    limits = tickets.HandoffLimits(per_conversation=2, per_minute=5)
+
+    def hand_over(sender: str) -> str:
+        # One store per worker, as separate processes would have.
+        with TicketStore(db_path, clock=clock) as store:
+            try:
+                new_ticket(store, sender_id=sender, limits=limits)
+            except tickets.HandoffLimitReached as reached:
+                return reached.kind
+            return "created"
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        same = list(pool.map(hand_over, ["same"] * 10))
+    assert sorted(same) == ["created"] * 2 + [tickets.LIMIT_CONVERSATION] * 8
+    clock.advance(seconds=61)  # those two are now older than a minute
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        many = list(pool.map(hand_over, [f"conv-{n}" for n in range(20)]))
+    assert sorted(many) == ["created"] * 5 + [tickets.LIMIT_FLOOD] * 15
+    with TicketStore(db_path, clock=clock) as store:
+        assert len(store.list(limit=100)) == 7
+        reached = store.handoff_limit("newcomer", limits)
+        assert reached is not None and reached.kind == tickets.LIMIT_FLOOD
+        clock.advance(seconds=61)
+        assert store.handoff_limit("newcomer", limits) is None
+        reached = store.handoff_limit("same", limits)
+        assert reached is not None and reached.kind == tickets.LIMIT_CONVERSATION
+
+
+def test_the_flood_window_is_one_minute(fresh_db: TicketStore, clock: FakeClock):
+    limits = tickets.HandoffLimits(per_conversation=10, per_minute=2)
+    new_ticket(fresh_db, sender_id="a", limits=limits)
+    clock.advance(seconds=30)
+    new_ticket(fresh_db, sender_id="b", limits=limits)
+    with pytest.raises(tickets.HandoffLimitReached) as raised:
+        new_ticket(fresh_db, sender_id="c", limits=limits)
+    assert (raised.value.kind, raised.value.count, raised.value.limit) == ("handoff_flood", 2, 2)
+    clock.advance(seconds=31)  # the first one is now older than a minute
+    new_ticket(fresh_db, sender_id="c", limits=limits)

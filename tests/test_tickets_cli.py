@@ -205,7 +205,7 @@ def test_purge_applies_both_retention_periods(add_ticket, data_dir: Path, capsys
     assert main(["purge"]) == 0
     assert capsys.readouterr().out == (
         "Tickets clos supprimés : 1\nConversations sans ticket supprimées : 2\n"
-        "Coordonnées en attente oubliées : 0\n"
+        "Coordonnées en attente oubliées : 0\nJournaux expirés supprimés : 0\n"
     )
     with TicketStore.open() as store:
         assert {t.id for t in store.list()} == {old_open.id, recent_closed.id}
