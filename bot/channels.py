@@ -7,6 +7,8 @@ adapter; the cleaning itself is plain Python in `bot.inputs`.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,17 +19,24 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.contacts import find_contacts
-from bot.inputs import BAD_REQUEST_REPLY, EMPTY_REPLY, TRUNCATED_NOTICE, clean_message
-from bot.privacy import redact
+from bot.inputs import (
+    BAD_REQUEST_REPLY,
+    EMPTY_REPLY,
+    TRUNCATED_NOTICE,
+    ProtectedMessage,
+    protect_message,
+)
 from bot.settings import get_settings
 from bot.tickets import TicketStore
 
 SECRET_WARNING = (
-    "Attention : pour votre sécurité, n'écrivez jamais un mot de passe, un numéro de carte "
-    "bancaire ou un numéro personnel dans une discussion. Je l'ai masqué et je ne l'ai pas gardé."
+    "Attention : pour votre sécurité, n'écrivez jamais un mot de passe, un code, un numéro de "
+    "carte bancaire ou un numéro personnel dans une discussion. Je l'ai masqué et je ne l'ai "
+    "pas gardé."
 )
 KNOWN_CHANNELS = ("kiosk", "widget")
+
+log = logging.getLogger(__name__)
 
 
 def message_metadata(given: Any) -> dict[str, Any]:
@@ -57,13 +66,18 @@ class GuichetRestInput(RestInput):
             self._store = TicketStore.open()
         return self._store
 
-    def protect(self, sender: str, text: str) -> tuple[str, tuple[str, ...]]:
-        """Mask secrets; move contact details out of the text into the ticket store."""
-        redaction = redact(text)
-        text, contacts = find_contacts(redaction.text)
-        if contacts:
-            self.store().hold_contact(sender, contacts[-1].kind, contacts[-1].value)
-        return text, redaction.kinds
+    def protect(self, sender: str, raw: Any, max_chars: int) -> ProtectedMessage:
+        """Mask secrets, then cut; move contact details out of the text into the ticket store."""
+        message = protect_message(raw, max_chars)
+        if message.contacts:
+            last = message.contacts[-1]
+            try:
+                self.store().hold_contact(sender, last.kind, last.value)
+            except sqlite3.Error as exc:
+                # The message goes on, masked; the hand-off form will ask for the detail
+                # again. Only the error's class is logged, never the detail.
+                log.warning("contact detail not held: %s", type(exc).__name__)
+        return message
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"guichet_rest_{uuid.uuid4().hex[:8]}", __name__)
@@ -96,13 +110,14 @@ class GuichetRestInput(RestInput):
                 return response.json([{"recipient_id": None, "text": BAD_REQUEST_REPLY}], 400)
             sender = body.get("sender")
             sender = str(sender)[:128] if sender not in (None, "") else uuid.uuid4().hex
-            message = clean_message(body.get("message"), max_chars)
+            # Masked before it is cut, stored or logged (bot.inputs.protect_message).
+            message = self.protect(sender, body.get("message"), max_chars)
             if message.empty:
                 return response.json([{"recipient_id": sender, "text": EMPTY_REPLY}])
             metadata = message_metadata(body.get("metadata"))
             if message.truncated:
                 metadata["truncated"] = True
-            text, secrets = self.protect(sender, message.text)
+            text, secrets = message.text, message.secrets
             if secrets:
                 metadata["masked"] = list(secrets)
             collector = CollectingOutputChannel()

@@ -14,6 +14,18 @@ from bot.settings import ROOT
 
 TESTS = Path(__file__).parent
 
+# Figures a test measures (rates, counts) to show at the end of the run, one line each:
+# `request.config.stash.setdefault(SUMMARY, []).append("...")`.
+SUMMARY = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    lines = config.stash.get(SUMMARY, [])
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.write_line(line)
+
 
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
@@ -100,8 +112,11 @@ def running_stack(tmp_path_factory):
     model = settings.model_dir / MODEL_NAME
     assert model.exists(), f"no trained model at {model}: run `make train` first"
     data_dir = tmp_path_factory.mktemp("var")
+    # The suite creates far more tickets a minute than a real desk gets (50 visitors at
+    # once): the flood limit is tested on a stack of its own (tests/test_e2e_limits.py).
+    values = {**settings.values, "DATA_DIR": str(data_dir), "HANDOFFS_PER_MINUTE": "10000"}
     stack = Stack(
-        Settings({**settings.values, "DATA_DIR": str(data_dir)}),
+        Settings(values),
         bot_port=free_port(),
         actions_port=free_port(),
         web_port=free_port(),

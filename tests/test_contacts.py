@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from bot.contacts import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, Contact, find_contacts
+from bot.contacts import (
+    EMAIL_PLACEHOLDER,
+    INCOMPLETE_PHONE_PLACEHOLDER,
+    PHONE_PLACEHOLDER,
+    REFUSED_EMAIL_PLACEHOLDER,
+    Contact,
+    find_contacts,
+)
 
 PHONES = [
     ("06 12 34 56 78", "0612345678"),
@@ -62,3 +71,74 @@ def test_shown_and_display_forms():
     assert phone.shown == "06 •• •• •• 78" and phone.display == "06 12 34 56 78"
     email = Contact("email", "prenom.nom@exemple.fr")
     assert email.shown == "p•••@exemple.fr" and email.display == "prenom.nom@exemple.fr"
+
+
+# --- mistyped numbers and addresses glued to symbols: masked, never held ----------------------
+
+MISTYPED_PHONES = [
+    "06 12 34 56 7",  # one digit short
+    "06 12 34 56 789",  # one digit too many
+    "06 12 34 56 78 9",
+    "061234567",
+    "06123456789",
+    "06.12.34.56.7",
+    "06-12-34-56-7",
+    "+33 6 12 34 56 7",
+    "0033 6 12 34 56 789",
+    "6 12 34 56 78",  # the leading 0 forgotten
+]
+
+
+@pytest.mark.parametrize("typed", MISTYPED_PHONES)
+def test_a_mistyped_phone_number_is_masked_not_held(typed):
+    text, found = find_contacts(f"mon numéro {typed} merci")
+    assert text == f"mon numéro {INCOMPLETE_PHONE_PLACEHOLDER} merci"
+    assert found == []
+    assert not re.search(r"\d{2}", text)
+
+
+def test_a_phone_number_grouped_unusually_is_still_a_phone_number():
+    assert find_contacts("06 123 456 78") == (PHONE_PLACEHOLDER, [Contact("phone", "0612345678")])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "le 05/03/2025",
+        "rdv le 12 03 2025",
+        "au 01 2345",
+        "j'ai 2 enfants de 12 ans",
+        "le 1 200 000",
+        "cerfa 15186*03",
+        "né en 1985",
+    ],
+)
+def test_not_mistyped_phones(text):
+    assert find_contacts(text) == (text, [])
+
+
+@pytest.mark.parametrize(
+    ("typed", "left"),
+    [
+        ("=cmd|'/C calc'!A0@evil.fr", "=cmd|'/C "),
+        ("x|jean@exemple.fr", ""),
+        ("'jean@exemple.fr'", ""),
+        ("=jean@exemple.fr", ""),
+        ("jean@exemple.fr|calc", ""),
+        ("a!b@exemple.fr", ""),
+    ],
+)
+def test_an_address_glued_to_symbols_is_refused_and_masked(typed, left):
+    text, found = find_contacts(f"mail : {typed}")
+    assert found == []
+    assert text == f"mail : {left}{REFUSED_EMAIL_PLACEHOLDER}"
+    assert "evil" not in text and "exemple" not in text
+
+
+@pytest.mark.parametrize(
+    "typed", ["jean@exemple.fr", "(jean@exemple.fr)", "«jean@exemple.fr»", "<jean@exemple.fr>"]
+)
+def test_an_address_in_ordinary_punctuation_is_taken(typed):
+    text, found = find_contacts(f"mail : {typed}, merci !")
+    assert found == [Contact("email", "jean@exemple.fr")]
+    assert "jean" not in text
