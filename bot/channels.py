@@ -34,6 +34,10 @@ SECRET_WARNING = (
     "carte bancaire ou un numéro personnel dans une discussion. Je l'ai masqué et je ne l'ai "
     "pas gardé."
 )
+NO_ANSWER_REPLY = (
+    "Le service redémarre et n'a pas pu vous répondre. Réessayez dans quelques secondes. "
+    "Si cela continue, demandez de l'aide à l'accueil."
+)
 KNOWN_CHANNELS = ("kiosk", "widget")
 
 log = logging.getLogger(__name__)
@@ -131,6 +135,11 @@ class GuichetRestInput(RestInput):
                 )  # fmt: skip
             )
             answers = list(collector.messages)
+            if not answers:
+                # Every turn gets words back: Rasa answers nothing when an action call
+                # failed (the action server restarting after a crash, or overloaded).
+                log.warning("no answer for a turn of %s: the action server may be down", sender)
+                answers.append({"recipient_id": sender, "text": NO_ANSWER_REPLY})
             if secrets:
                 answers.insert(0, {"recipient_id": sender, "text": SECRET_WARNING})
             if message.truncated:

@@ -324,6 +324,9 @@ _BENIGN_SHAPE = re.compile(
     re.VERBOSE,
 )
 
+# A tag ("<b>", "</script>", "script>x") marks markup, which bad input keeps as plain text.
+_MARKUP = re.compile(r"</?[A-Za-z][\w-]*(?:[\s/>=]|$)|[\w\"']>")
+_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]{0,300})?/?>")
 _PAYLOAD = re.compile(r"/[A-Za-z0-9_.\-]+(?:\{[^{}\n]{0,500}\})?")
 _REFERENCE_BEFORE = re.compile(
     r"(?<!\w)(?:dossiers?|r[ée]f[ée]rences?|r[ée]f|ref|demandes?|factures?|suivi|colis|commandes?"
@@ -759,6 +762,8 @@ def _shape_secret(core: str, typed_length: int) -> bool:
         return False
     if _DOMAIN.fullmatch(core):
         return False
+    if _MARKUP.search(core):
+        return False  # HTML or script typed or pasted is kept as text, never masked
     return not _BENIGN_SHAPE.fullmatch(_fold(core))
 
 
@@ -878,7 +883,10 @@ def redact(text: str) -> Redaction:
     # Not in a button's payload either ("/choose_contact{"contact_preference": "desk"}"):
     # its intent name and keys are the bot's words, not the visitor's.
     if not _PAYLOAD.fullmatch(text):
-        found = _Taken(protected + [(s.start, s.end) for s in spans])
+        # Nor inside an HTML tag: markup is kept as plain text (a secret's digits in it were
+        # found above by their own detectors).
+        markup = [m.span() for m in _TAG.finditer(text)]
+        found = _Taken(protected + markup + [(s.start, s.end) for s in spans])
         spans += [s for s in _find_shaped_passwords(text, digits_view) if not found.overlaps(s)]
     resolved = _resolve(spans)
     for span in reversed(resolved):  # from the end, so earlier offsets stay valid

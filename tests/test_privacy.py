@@ -390,6 +390,10 @@ NEGATIVES = [
     ("password-then-sentence", "mot de passe oublié. Bonjour"),
     ("payload-intent", "/impots.avis_imposition"),
     ("payload-json", '/choose_contact{"contact_preference": "desk"}'),
+    # Markup is bad input kept as plain text, not a password's shape.
+    ("markup-script", "je bloque au paiement <script>window.pwned=2</script>"),
+    ("markup-img", "<img src=x onerror=alert(1)>"),
+    ("markup-bold", "<b>bonjour</b> <i>merci</i>"),
 ]
 
 
@@ -628,6 +632,12 @@ def test_o_for_zero_only_inside_numbers() -> None:
     # "Oui", "OO" alone and words keep their letter O; only numbers read it as a zero.
     text = "Oui OK bonjour Soleil on est le 20 octobre"
     assert redact(text) == Redaction(text, ())
+
+
+def test_secrets_inside_markup_are_still_masked() -> None:
+    result = redact("<p>4111 1111 1111 1111</p> <b>mdp : Soleil2024!</b>")
+    assert "4111" not in result.text and "Soleil2024" not in result.text
+    assert result.text.startswith("<p>[numéro de carte masqué]</p>")
 
 
 def test_password_with_a_card_after_it() -> None:
