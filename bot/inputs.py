@@ -126,7 +126,8 @@ def clean_message(raw: Any, max_chars: int) -> CleanMessage:
     return CleanMessage(text, truncated=cut)
 
 
-_PLACEHOLDER_RE = re.compile(
+# Every placeholder the guard and the contact finder put in a message.
+PLACEHOLDER_RE = re.compile(
     "|".join(
         re.escape(p)
         for p in (
@@ -145,7 +146,7 @@ def _cut(text: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
     end = max_chars
-    for placeholder in _PLACEHOLDER_RE.finditer(text, max(0, max_chars - 64), max_chars + 64):
+    for placeholder in PLACEHOLDER_RE.finditer(text, max(0, max_chars - 64), max_chars + 64):
         if placeholder.start() < end < placeholder.end():
             end = placeholder.start()
     return text[:end].rstrip()

@@ -15,13 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.contacts import (
-    EMAIL_PLACEHOLDER,
-    INCOMPLETE_PHONE_PLACEHOLDER,
-    PHONE_PLACEHOLDER,
-    REFUSED_EMAIL_PLACEHOLDER,
-)
-from bot.privacy import PLACEHOLDERS
+from bot.inputs import PLACEHOLDER_RE
 
 # Every separator people put between groups of digits.
 SEPARATORS = (" ", "", ".", "-", "/", "_", "\u00a0", "\u202f", " - ", "  ")
@@ -416,24 +410,10 @@ def digits_of(secret: str) -> str:
     return _alnum(secret.replace("O", "0").replace("o", "0"))
 
 
-_PLACEHOLDER_RE = re.compile(
-    "|".join(
-        re.escape(p)
-        for p in (
-            *PLACEHOLDERS.values(),
-            PHONE_PLACEHOLDER,
-            EMAIL_PLACEHOLDER,
-            INCOMPLETE_PHONE_PLACEHOLDER,
-            REFUSED_EMAIL_PLACEHOLDER,
-        )
-    )
-)
-
-
 def leaked(item: Secret, output: str) -> bool:
     """True when the secret can still be read in `output`, in any spelling: some part of it
     is there more often than in the rest of the message (« mot de passe : MOTD »)."""
-    shown = _PLACEHOLDER_RE.sub(" ", output)
+    shown = PLACEHOLDER_RE.sub(" ", output)
     rest = item.message.replace(item.secret, " ")
     if item.digits:
         secret = digits_of(item.secret)

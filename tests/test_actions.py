@@ -31,6 +31,7 @@ from actions.handoff import (
 from bot import incidents, sqlite_store
 from bot.settings import get_settings
 from bot.tickets import TicketStore
+from tests.faults import write_locked
 
 GUIDE = "france_travail.actualisation"
 
@@ -319,10 +320,8 @@ async def test_a_locked_database_gives_a_french_answer_and_keeps_the_answers(
     with TicketStore.open() as store:
         store.hold_contact("test", "phone", "0612345678")
     tracker = make_tracker("affirm", CONSENTED)
-    with closing(sqlite3.connect(data_dir / "tickets.db", isolation_level=None)) as other:
-        other.execute("BEGIN EXCLUSIVE")
+    with write_locked(data_dir / "tickets.db"):
         messages, slots = await run(ActionSubmitHandoff(), tracker, domain)
-        other.execute("ROLLBACK")
     assert markers(messages) == [{"handoff": "failed"}]
     org = get_settings().values
     for fact in ("ORG_ADDRESS", "ORG_HOURS", "ORG_PHONE"):

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import string
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
-from pathlib import Path
 
 import pytest
 
 from bot.client import markers, send
 from bot.tickets import TicketStore
+from tests.faults import write_locked
 from tests.test_sqlite_store import make_read_only, make_writable
 
 KIOSK = {"channel": "kiosk"}
@@ -169,18 +166,6 @@ def phone_form_until_consent(url: str, sender: str, sentence: str) -> None:
     assert handoff_marker(send(url, sender, sentence, metadata=KIOSK))["handoff"] == "consent"
 
 
-@contextmanager
-def tickets_locked(path: Path) -> Iterator[None]:
-    """Another process's transaction holds tickets.db's write lock until the block ends:
-    longer than the store's retry budget, since the block waits for the bot's answer."""
-    with closing(sqlite3.connect(path, isolation_level=None)) as other:
-        other.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            other.execute("ROLLBACK")
-
-
 def assert_failure_told(reply: list[dict], settings) -> None:
     assert handoff_marker(reply)["handoff"] == "failed"
     text = " ".join(m.get("text") or "" for m in reply)
@@ -203,7 +188,7 @@ def test_a_locked_ticket_database_loses_nothing(bot_url, store, running_stack):
     sender, sentence = new_sender(), f"mon dossier {letters()} ne passe pas"
     phone_form_until_consent(bot_url, sender, sentence)
     before = len(incidents_of(settings))
-    with tickets_locked(settings.tickets_db):
+    with write_locked(settings.tickets_db):
         assert_failure_told(send(bot_url, sender, "oui", metadata=KIOSK), settings)
         # Still locked: trying again fails the same clean way, nothing is lost.
         assert_failure_told(send(bot_url, sender, "réessayer", metadata=KIOSK), settings)

@@ -11,8 +11,6 @@ import sqlite3
 import stat
 import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pytest
 
 from bot.sqlite_store import StoreUnavailable, connect_file, is_transient
 from bot.tickets import TicketStore
+from tests.faults import write_locked
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 PHONE, EMAIL, SENDER = "0612345678", "prenom.nom@exemple.fr", "kiosk-7f3a9c2e5b"
@@ -35,17 +34,6 @@ def make(store: TicketStore, sender: str = "conv-1") -> int:
         transcript=[],
     )
     return ticket.id
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Another connection holds the write lock until the block ends."""
-    with closing(sqlite3.connect(path, isolation_level=None)) as other:
-        other.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            other.execute("ROLLBACK")
 
 
 class Switch:
@@ -71,7 +59,7 @@ def db_path(tmp_path: Path) -> Path:
 def test_a_lock_held_past_the_budget_fails_cleanly_then_the_same_store_writes(db_path: Path):
     with TicketStore(db_path, clock=lambda: NOW, retry_budget=0.5) as store:
         make(store)
-        with locked(db_path):
+        with write_locked(db_path):
             with pytest.raises(StoreUnavailable) as raised:
                 make(store, "conv-2")
             # Reading still works while another process writes (WAL).
@@ -87,7 +75,7 @@ def test_a_lock_released_within_the_budget_lets_the_write_through(db_path: Path)
         release = threading.Event()
 
         def hold() -> None:
-            with locked(db_path):
+            with write_locked(db_path):
                 held.set()
                 release.wait(30)
 
