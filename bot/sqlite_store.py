@@ -157,6 +157,20 @@ class SQLiteStore:
         return (found.st_dev, found.st_ino)
 
     def _open(self) -> Database:
+        """Open the file, trying again within the budget: switching a new file to WAL
+        needs a lock that SQLite's busy timeout does not wait for when several processes
+        open the same new file at once."""
+        deadline = time.monotonic() + self.retry_budget
+        attempt = 0
+        while True:
+            try:
+                return self._open_once()
+            except sqlite3.OperationalError as exc:
+                if not is_transient(exc) or not self._pause(attempt, deadline):
+                    raise
+                attempt += 1
+
+    def _open_once(self) -> Database:
         conn = self._connect(str(self.path))
         try:
             # busy_timeout first, so that the WAL switch and the migrations wait for a
