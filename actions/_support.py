@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.guides import Catalogue, load_catalogue
-from bot.walk import Reply, WalkState
+from bot.walk import Reply, Said, WalkState
 
 MISUNDERSTOOD_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 
@@ -33,7 +33,21 @@ def state_from(tracker: Tracker) -> WalkState:
         awaiting_feedback=bool(tracker.get_slot("awaiting_feedback")),
         handoff_offered=bool(tracker.get_slot("handoff_offered")),
         offer_reason=tracker.get_slot("handoff_reason") or None,
+        pending_guide=tracker.get_slot("pending_guide") or None,
+        clarify_count=_int(tracker.get_slot("clarify_count")),
     )
+
+
+def said(tracker: Tracker) -> Said:
+    """The latest visitor message: its text, predicted intent, and what the channel masked."""
+    latest = tracker.latest_message or {}
+    masked: tuple[str, ...] = ()
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            kinds = (event.get("metadata") or {}).get("masked") or ()
+            masked = tuple(str(k) for k in kinds) if isinstance(kinds, list | tuple) else ()
+            break
+    return Said(text=str(latest.get("text") or ""), intent=latest_intent(tracker), masked=masked)
 
 
 def latest_intent(tracker: Tracker) -> str:
@@ -74,6 +88,8 @@ def apply(reply: Reply, dispatcher: CollectingDispatcher, tracker: Tracker) -> l
         "awaiting_feedback": state.awaiting_feedback,
         "handoff_offered": state.handoff_offered,
         "handoff_reason": state.offer_reason,
+        "pending_guide": state.pending_guide,
+        "clarify_count": float(state.clarify_count),
     }
     events: list[EventType] = [
         SlotSet(name, value) for name, value in wanted.items() if tracker.get_slot(name) != value

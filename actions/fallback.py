@@ -14,6 +14,7 @@ from actions._support import (
     catalogue,
     latest_intent,
     previous_user_intent,
+    said,
     state_from,
 )
 from bot import walk
@@ -36,5 +37,8 @@ class ActionFallback(Action):
         again = reason == "not_understood" and previous_user_intent(tracker) in (
             MISUNDERSTOOD_INTENTS
         )
-        reply = walk.fallback(catalogue(), state_from(tracker), reason, again=again)
+        cat, state = catalogue(), state_from(tracker)
+        # Inside a guide, a bare number or a question about the step keeps the visitor there.
+        in_context = walk.in_guide(cat, state, said(tracker), again=again)
+        reply = in_context or walk.fallback(cat, state, reason, again=again)
         return apply(reply, dispatcher, tracker)

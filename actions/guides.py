@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions._support import apply, catalogue, latest_intent, state_from
+from actions._support import apply, catalogue, latest_intent, said, state_from
 from bot import walk
 
 STEP_COMMANDS = {
@@ -18,6 +18,7 @@ STEP_COMMANDS = {
     "step_detail": walk.step_detail,
     "stuck": walk.stuck,
     "stop_guide": walk.stop,
+    walk.CLARIFY_INTENT: walk.not_clear,
 }
 
 
@@ -33,7 +34,10 @@ class ActionStartGuide(Action):
         cat = catalogue()
         intent = latest_intent(tracker)
         state = state_from(tracker)
-        if intent in cat:
+        in_context = walk.in_guide(cat, state, said(tracker))
+        if in_context is not None:
+            reply = in_context
+        elif intent in cat:
             reply = walk.start_guide(cat, intent, state)
         else:
             reply = walk.fallback(cat, state, "not_understood")
@@ -50,8 +54,12 @@ class ActionStepCommand(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         cat = catalogue()
-        command = STEP_COMMANDS.get(latest_intent(tracker), walk.repeat_step)
-        return apply(command(cat, state_from(tracker)), dispatcher, tracker)
+        state = state_from(tracker)
+        reply = walk.in_guide(cat, state, said(tracker))
+        if reply is None:
+            command = STEP_COMMANDS.get(latest_intent(tracker), walk.repeat_step)
+            reply = command(cat, state)
+        return apply(reply, dispatcher, tracker)
 
 
 class ActionYesNo(Action):
@@ -65,6 +73,9 @@ class ActionYesNo(Action):
     ) -> list[EventType]:
         cat = catalogue()
         state = state_from(tracker)
+        in_context = walk.in_guide(cat, state, said(tracker))
+        if in_context is not None:
+            return apply(in_context, dispatcher, tracker)
         agreed = latest_intent(tracker) == "affirm"
         if agreed and state.handoff_offered and not state.awaiting_feedback:
             # "Oui" to "Voulez-vous parler à un médiateur ?"
@@ -92,7 +103,9 @@ class ActionShowMenu(Action):
         domain_id = intent.removeprefix("menu_") if intent.startswith("menu_") else None
         if domain_id and not cat.in_domain(domain_id):
             domain_id = None
-        return apply(walk.menu(cat, state_from(tracker), domain_id), dispatcher, tracker)
+        state = state_from(tracker)
+        reply = walk.in_guide(cat, state, said(tracker)) or walk.menu(cat, state, domain_id)
+        return apply(reply, dispatcher, tracker)
 
 
 class ActionWelcome(Action):
@@ -104,4 +117,6 @@ class ActionWelcome(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        return apply(walk.welcome(catalogue(), state_from(tracker)), dispatcher, tracker)
+        cat, state = catalogue(), state_from(tracker)
+        reply = walk.in_guide(cat, state, said(tracker)) or walk.welcome(cat, state)
+        return apply(reply, dispatcher, tracker)

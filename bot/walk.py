@@ -8,6 +8,8 @@ conversation logic can be tested without a server.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,6 +64,8 @@ class WalkState:
     awaiting_feedback: bool = False
     handoff_offered: bool = False
     offer_reason: str | None = None  # why a mediator was offered: stuck, not_understood...
+    pending_guide: str | None = None  # the guide the visitor was asked to switch to
+    clarify_count: int = 0  # « je comprends pas » (or the detail given) on this step
 
 
 @dataclass(frozen=True)
@@ -129,9 +133,11 @@ def show_step(
         guide_id=guide.id,
         step=number,
         stuck_count=state.stuck_count if number == state.step else 0,
+        clarify_count=state.clarify_count if number == state.step else 0,
         awaiting_feedback=False,
         handoff_offered=False,
         offer_reason=None,
+        pending_guide=None,
     )
     return Reply(tuple(messages), new_state)
 
@@ -202,13 +208,21 @@ def step_detail(catalogue: Catalogue, state: WalkState) -> Reply:
     if guide is None:
         return no_guide(catalogue, state)
     if guide.step(state.step).detail:
-        return show_step(guide, state.step, state, intro="Voici plus de détails.", with_detail=True)
-    return show_step(
-        guide,
-        state.step,
-        state,
-        intro="Je n'ai pas plus de détails pour cette étape. Si vous bloquez, dites « je bloque ».",
-    )
+        reply = show_step(
+            guide, state.step, state, intro="Voici plus de détails.", with_detail=True
+        )
+    else:
+        reply = show_step(
+            guide,
+            state.step,
+            state,
+            intro=(
+                "Je n'ai pas plus de détails pour cette étape. "
+                "Si vous bloquez, dites « je bloque »."
+            ),
+        )
+    # The detail of this step has been given: « je comprends pas » now means stuck.
+    return Reply(reply.messages, replace(reply.state, clarify_count=state.clarify_count + 1))
 
 
 def stuck(catalogue: Catalogue, state: WalkState) -> Reply:
@@ -232,7 +246,9 @@ def stuck(catalogue: Catalogue, state: WalkState) -> Reply:
             Button("Réessayer l'étape", REPEAT),
             Button("Arrêter", STOP),
         )
-        new_state = replace(state, stuck_count=count, handoff_offered=True, offer_reason="stuck")
+        new_state = replace(
+            state, stuck_count=count, handoff_offered=True, offer_reason="stuck", pending_guide=None
+        )
         return Reply(
             (Message(text, buttons, {"handoff": "offered", "reason": "stuck"}),), new_state
         )
@@ -266,7 +282,9 @@ def complete(catalogue: Catalogue, guide: Guide, state: WalkState) -> Reply:
                 tuple(guide_button(g) for g in related),
             )
         )
-    new_state = replace(state, step=guide.step_count, stuck_count=0, awaiting_feedback=True)
+    new_state = replace(
+        state, step=guide.step_count, stuck_count=0, awaiting_feedback=True, pending_guide=None
+    )
     return Reply(tuple(messages), new_state)
 
 
@@ -306,6 +324,8 @@ def stop(catalogue: Catalogue, state: WalkState) -> Reply:
 
 def yes(catalogue: Catalogue, state: WalkState) -> Reply | None:
     """ "Oui" / "ok": its meaning depends on the question asked. None: the caller decides."""
+    if state.pending_guide and state.pending_guide in catalogue:
+        return start_guide(catalogue, state.pending_guide, state)
     if state.awaiting_feedback:
         return feedback(catalogue, state, helped=True)
     if _current(catalogue, state):
@@ -317,6 +337,8 @@ def no(catalogue: Catalogue, state: WalkState) -> Reply | None:
     if state.awaiting_feedback:
         return feedback(catalogue, state, helped=False)
     guide = _current(catalogue, state)
+    if guide and state.pending_guide:
+        return show_step(guide, state.step, state, intro="D'accord, nous continuons ce guide.")
     if guide:
         return show_step(
             guide,
@@ -347,8 +369,15 @@ def menu(
             if len(catalogue.in_domain(d)) > 1
         ]
     buttons.append(Button("Parler à un médiateur", HUMAN))
+    current = _current(catalogue, state)
+    if current and not state.awaiting_feedback:
+        # Inside a guide the menu never closes it: one tap goes back to the current step.
+        buttons.insert(0, Button("Continuer le guide", REPEAT))
     marker = {"menu": [g.id for g in guides]}
-    return Reply((Message(text, tuple(buttons), marker),), replace(state, awaiting_feedback=False))
+    return Reply(
+        (Message(text, tuple(buttons), marker),),
+        replace(state, awaiting_feedback=False, pending_guide=None),
+    )
 
 
 def fallback(catalogue: Catalogue, state: WalkState, reason: str, *, again: bool = False) -> Reply:
@@ -378,7 +407,7 @@ def fallback(catalogue: Catalogue, state: WalkState, reason: str, *, again: bool
         buttons.insert(0, Button("Continuer le guide", REPEAT))
     else:
         buttons.append(Button("Voir les démarches", HELP))
-    new_state = replace(state, handoff_offered=True, offer_reason=reason)
+    new_state = replace(state, handoff_offered=True, offer_reason=reason, pending_guide=None)
     return Reply((Message(text, tuple(buttons), marker),), new_state)
 
 
@@ -407,3 +436,192 @@ def welcome(catalogue: Catalogue, state: WalkState) -> Reply:
     buttons = [guide_button(g) for g in catalogue.common()]
     buttons += [Button("Autre démarche", HELP), Button("Parler à un médiateur", HUMAN)]
     return Reply((Message(text, tuple(buttons)),), state)
+
+
+# ---- context inside a guide -----------------------------------------------------------------
+#
+# While a guide is open, what the NLU predicts is read in the light of where the visitor is:
+# a guide named in passing asks before switching, a bare number or a masked secret keeps the
+# visitor on the step, « je comprends pas » asks for the detail then counts as « je bloque »,
+# and a question about the current step gets the step's detail rather than another guide.
+
+# Placeholders that the REST channel puts in place of secrets and contact details
+# (bot.privacy.PLACEHOLDERS, bot.contacts): every one is « [... masqué] » or « [... refusée] ».
+_PLACEHOLDER = re.compile(r"\[[^\[\]]{1,60}\b(?:masqu[ée]e?s?|refus[ée]e?s?)\]", re.IGNORECASE)
+_NOT_A_WORD = re.compile(r"[\W\d_]+")
+_WORD = re.compile(r"[a-z0-9]+")
+_QUESTION_WORDS = (
+    "ou ", "comment", "cest quoi", "c quoi", "quoi ", "koi ", "kwa ", "quel", "pourquoi", "combien",
+    "qu'est", "quest", "ca veut dire", "sa veut dire", "c'est ou", "cest ou", "c ou",
+)  # fmt: skip
+# Words too common to tie a question to one step (folded).
+_STOPWORDS = frozenset(
+    re.findall(
+        r"\w+",
+        """
+    alors aussi autre avec avoir avant bien cela cest cette comment dans depuis dois doit
+    donc elle elles est etre faire fais fait faut ici jai jamais leur mais meme mes mon
+    moi nous pas peut peux plus pour pourquoi quand quel quelle quels quelles quoi sais
+    sans ses son sont suis sur toi ton tous tout tres trouve trouver une vais veut veux
+    vos votre vous
+    """,
+    )
+)
+
+CLARIFY_INTENT = "not_clear"
+GUIDE_NOT_SWITCHED_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "not_covered"})
+
+
+def fold_text(text: str) -> str:
+    """Lowercase, no accents, straight apostrophes: what the matching below compares."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("œ", "oe").replace("’", "'"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _stems(text: str) -> set[str]:
+    """Content words of a text, cut to 5 letters so that « trouver » meets « trouve »."""
+    words = _WORD.findall(fold_text(text).replace("'", " "))
+    return {w[:5] for w in words if len(w) >= 4 and w not in _STOPWORDS and not w.isdigit()}
+
+
+def is_bare_number(text: str) -> bool:
+    """Only digits, masked secrets and punctuation: nothing that could name a démarche."""
+    rest = _PLACEHOLDER.sub(" ", text)
+    has_one = rest != text or any(c.isdigit() for c in text)
+    return has_one and not _NOT_A_WORD.sub("", rest)
+
+
+def is_question(text: str) -> bool:
+    folded = " " + fold_text(text).replace("-", " ").strip() + " "
+    return "?" in folded or any(f" {w}" in folded for w in _QUESTION_WORDS)
+
+
+def step_matches(guide: Guide, number: int, text: str, ignore: str = "") -> bool:
+    """Does a question speak about this step? Its content words are in the step's text.
+
+    Words of the guides' titles (this one's, and `ignore`: the guide the NLU predicted) do
+    not count: they name a démarche, not something on this step. At least two words must
+    match, or every content word of the question when it has only one.
+    """
+    step = guide.step(number)
+    words = _stems(text) - _stems(ignore) - _stems(guide.title)
+    if not words:
+        return False
+    matched = words & _stems(" ".join((step.instruction, step.detail or "", step.warning or "")))
+    return len(matched) >= 2 or matched == words
+
+
+@dataclass(frozen=True)
+class Said:
+    """What the visitor sent, as the actions see it."""
+
+    text: str = ""
+    intent: str = ""
+    masked: tuple[str, ...] = ()  # kinds of secrets the channel masked (metadata "masked")
+
+    @property
+    def button(self) -> bool:
+        """A button's payload (« /intent »): a choice made on purpose, never questioned."""
+        return self.text.startswith("/")
+
+
+def not_clear(catalogue: Catalogue, state: WalkState) -> Reply:
+    """« je comprends pas », « hein ? »: the detail first, then « je bloque » on this step."""
+    guide = _current(catalogue, state)
+    if guide is None or state.awaiting_feedback:
+        return menu(
+            catalogue,
+            state,
+            None,
+            intro=(
+                "Pas de souci, je vous explique. Je vous guide pas à pas dans une démarche.\n"
+                "Choisissez-la, ou écrivez-la en quelques mots :"
+            ),
+        )
+    if state.clarify_count == 0 and guide.step(state.step).detail:
+        return step_detail(catalogue, state)
+    reply = stuck(catalogue, state)
+    return Reply(reply.messages, replace(reply.state, clarify_count=state.clarify_count + 1))
+
+
+def ask_switch(catalogue: Catalogue, state: WalkState, target_id: str) -> Reply:
+    """Another démarche named inside a guide: ask before leaving this one."""
+    guide = _current(catalogue, state)
+    target = catalogue[target_id]
+    if guide is None:
+        return start_guide(catalogue, target_id, state)
+    text = (
+        f"Nous sommes à l'étape {state.step} sur {guide.step_count} "
+        f"du guide « {guide.title} ».\n"
+        f"Voulez-vous quitter ce guide pour « {target.title} » ?"
+    )
+    buttons = (
+        Button("Oui, quitter", f"/{target.id}"),
+        Button("Non, continuer ce guide", REPEAT),
+    )
+    # The marker stays the current guide's: the visitor has not left it.
+    marker = guide_marker(guide, state.step, switch_to=target.id)
+    new_state = replace(state, pending_guide=target.id, handoff_offered=False, offer_reason=None)
+    return Reply((Message(text, buttons, marker),), new_state)
+
+
+def in_guide(
+    catalogue: Catalogue, state: WalkState, said: Said, *, again: bool = False
+) -> Reply | None:
+    """The context rules inside an open guide. None: the ordinary answer applies.
+
+    Outside a guide, a bare number (or a masked secret alone) is not understood, whatever
+    the NLU guessed from its digits (`again`: the previous message was not understood either).
+    In this order, for a typed message (a button is always obeyed):
+    1. only digits or masked secrets: the visitor stays on the step;
+    2. a guide or a menu predicted with a masked secret in the message: the same;
+    3. a question whose words are on the current step: the step's detail;
+    4. the current guide named again: where we are, the same step;
+    5. another guide named: ask before switching; a vague menu: the menu, with a button
+       back to the guide.
+    """
+    guide = _current(catalogue, state)
+    if said.button:
+        return None
+    if guide is None or state.awaiting_feedback:
+        if is_bare_number(said.text):
+            return fallback(catalogue, state, "not_understood", again=again)
+        return None
+    intent = said.intent
+    names_a_guide = intent in catalogue or intent.startswith("menu_")
+    if is_bare_number(said.text):
+        if said.masked or "[" in said.text:
+            intro = "Je n'ai pas besoin de cette information ici. Gardez-la pour vous."
+        else:
+            intro = "Je n'ai pas besoin de ce numéro ici."
+        return show_step(guide, state.step, state, intro=intro)
+    if said.masked and names_a_guide:
+        return show_step(guide, state.step, state, intro="Restons sur cette étape.")
+    if not (names_a_guide or intent in GUIDE_NOT_SWITCHED_INTENTS):
+        return None
+    title = catalogue[intent].title if intent in catalogue else ""
+    if is_question(said.text) and step_matches(guide, state.step, said.text, ignore=title):
+        reply = show_step(
+            guide,
+            state.step,
+            state,
+            intro="Voici ce qu'il faut savoir pour cette étape.",
+            with_detail=True,
+        )
+        return Reply(reply.messages, replace(reply.state, clarify_count=state.clarify_count + 1))
+    if intent == guide.id:
+        return show_step(guide, state.step, state, intro="Nous sommes déjà dans ce guide.")
+    if intent in catalogue:
+        return ask_switch(catalogue, state, intent)
+    if intent.startswith("menu_"):
+        domain = intent.removeprefix("menu_")
+        return menu(
+            catalogue,
+            state,
+            domain if catalogue.in_domain(domain) else None,
+            intro=(
+                f"Nous sommes dans le guide « {guide.title} ». "
+                "Voulez-vous faire une autre démarche ? Choisissez, ou continuez le guide."
+            ),
+        )
+    return None
