@@ -19,6 +19,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import language
 from bot.inputs import (
     BAD_REQUEST_REPLY,
     EMPTY_REPLY,
@@ -51,6 +52,7 @@ def message_metadata(given: Any) -> dict[str, Any]:
 
 class GuichetRestInput(RestInput):
     _store: TicketStore | None = None
+    _told: language.NoticeMemory | None = None
 
     @classmethod
     def name(cls) -> str:
@@ -69,6 +71,12 @@ class GuichetRestInput(RestInput):
         if self._store is None:
             self._store = TicketStore.open()
         return self._store
+
+    def told(self) -> language.NoticeMemory:
+        """The conversations already told that Guichet answers in French (bounded)."""
+        if self._told is None:
+            self._told = language.NoticeMemory()
+        return self._told
 
     def protect(self, sender: str, raw: Any, max_chars: int) -> ProtectedMessage:
         """Mask secrets, then cut; move contact details out of the text into the ticket store."""
@@ -93,6 +101,11 @@ class GuichetRestInput(RestInput):
             from bot import rasa_speedups
 
             rasa_speedups.freeze_loaded_objects()
+
+        @webhook.listener("after_server_start")
+        async def load_language_detector(app: Any, loop: Any) -> None:
+            # Loaded once here (about 0.1 s) rather than on a visitor's first message.
+            language.detector()
 
         @webhook.listener("before_server_stop")
         async def close_sessions(app: Any, loop: Any) -> None:
@@ -124,6 +137,11 @@ class GuichetRestInput(RestInput):
             text, secrets = message.text, message.secrets
             if secrets:
                 metadata["masked"] = list(secrets)
+            # Another language: said once per conversation, in that language, before Rasa's
+            # answer (which still routes the request); kept in the metadata for statistics.
+            other = language.detect_language(text)
+            if other:
+                metadata["language"] = other
             collector = CollectingOutputChannel()
             await on_new_message(
                 UserMessage(
@@ -145,6 +163,9 @@ class GuichetRestInput(RestInput):
             if message.truncated:
                 notice = TRUNCATED_NOTICE.format(limit=max_chars)
                 answers.insert(0, {"recipient_id": sender, "text": notice})
+            if other and self.told().first_time(sender):
+                # No route marker: the reply's one marker stays on Rasa's answer.
+                answers.insert(0, {"recipient_id": sender, "text": language.notice(other)})
             return response.json(answers)
 
         return webhook

@@ -315,3 +315,17 @@ def test_idle_wipe_after_a_phone_number_leaves_nothing_in_any_file(browser, runn
     # checkpoint); the tracker store, its WAL and the logs by the erase and the scrubber.
     assert found == {}, found
     context.close()
+
+
+def test_kiosk_shows_an_arabic_notice_right_to_left(browser, running_stack):
+    from bot.language import NOTICES
+
+    context, page = kiosk(browser, f"{running_stack.web_url}/")
+    box = page.get_by_role("textbox").first
+    box.fill("أريد أن أصرح بضرائبي على الإنترنت من فضلك")
+    box.press("Enter")
+    notice = page.locator(".gc-bot .gc-text").filter(has_text=NOTICES["ar"].split(".")[0])
+    notice.first.wait_for()
+    assert notice.first.get_attribute("dir") == "auto"
+    assert notice.first.evaluate("node => getComputedStyle(node).direction") == "rtl"
+    context.close()

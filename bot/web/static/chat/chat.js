@@ -369,6 +369,13 @@ function el(doc, tag, className, text) {
   return node;
 }
 
+/** A message's paragraph; `dir="auto"` lays out a notice in Arabic or Persian right to left. */
+function textParagraph(doc) {
+  const p = el(doc, "p", "gc-text");
+  p.dir = "auto";
+  return p;
+}
+
 function safeUrl(candidate) {
   try {
     const url = new URL(candidate);
@@ -443,7 +450,7 @@ export function renderVisitor(container, text) {
   const doc = container.ownerDocument || document;
   const bubble = el(doc, "div", "gc-msg gc-visitor");
   bubble.append(el(doc, "span", "gc-sr-only", "Vous : "));
-  const p = el(doc, "p", "gc-text");
+  const p = textParagraph(doc);
   appendRichText(doc, p, text, { links: false });
   bubble.append(p);
   container.append(bubble);
@@ -511,7 +518,7 @@ export function renderMessages(container, messages, { onButton, speak: speakFn }
     }
     for (const custom of customs) annotate(bubble, custom);
     if (shown.trim()) {
-      const p = el(doc, "p", "gc-text");
+      const p = textParagraph(doc);
       appendRichText(doc, p, shown, { links: true });
       bubble.append(p);
     }
