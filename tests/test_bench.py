@@ -120,7 +120,37 @@ def test_three_systems_on_tiny_splits() -> None:
         assert 0.0 <= r.accuracy <= 1.0 and 0.0 <= r.macro_f1 <= 1.0
         assert r.n_test > 0 and r.train_s > 0 and r.infer_ms > 0
         assert (r.oos_recall is None) == (r.dataset == "massive_fr")
+        assert sorted(r.variants) == sorted(datasets.VARIANTS)
+        assert all(0.0 <= v <= 1.0 for v in r.variants.values())
+        # the threshold is chosen for our pipeline, on data with out-of-scope examples only
+        assert (r.threshold is not None) == (r.system == "guichet" and r.dataset == "guichet")
     assert any("DIET 1 epochs" in n for r in rows for n in r.notes)
+
+
+def test_threshold_is_chosen_on_the_given_predictions() -> None:
+    ds = datasets.Dataset("t", "t", [], [], frozenset({"oos"}))
+    held_out = [
+        Prediction("a", "a", "a", 0.9),
+        Prediction("a", "a", "a", 0.5),
+        Prediction("oos", "b", "b", 0.3),
+        Prediction("oos", "b", "b", 0.35),
+    ]
+    # 0.4 catches both out-of-scope messages and keeps both in-scope ones
+    assert understanding.choose_threshold(ds, held_out) == 0.4
+    moved = understanding.with_threshold(held_out, 0.4)
+    assert [p.intent for p in moved] == ["a", "a", "nlu_fallback", "nlu_fallback"]
+    assert understanding.accuracy(ds, moved) == 1.0
+
+
+def test_in_guide_commands_are_scored_apart() -> None:
+    ds = datasets.Dataset("t", "t", [("x", "x")], [])
+    predictions = [
+        Prediction("next_step", "next_step", "next_step", 0.9),
+        Prediction("deny", "affirm", "affirm", 0.9),
+        Prediction("cv", "cv", "cv", 0.9),
+    ]
+    s = understanding.score("sys", ds, predictions, 1.0, 1.0)
+    assert s.commands_accuracy == 0.5 and s.accuracy == pytest.approx(2 / 3)
 
 
 def test_load_breakdown_memory_and_cpu_against_the_real_servers(
@@ -140,6 +170,7 @@ def test_load_breakdown_memory_and_cpu_against_the_real_servers(
     for part in ("nlu", "policy", "action_call", "tracker_store"):
         assert b.parts_ms[part] >= 0 and b.calls[part] >= 1
     assert b.calls["nlu"] == 3  # one parse per message
+    assert b.typed_turns == 2 and b.cpu_ms_typed > 0 and b.cpu_ms_button > 0
     assert (tmp_path / "t.db").exists()
 
     rasa = running_stack.processes["rasa"].pid
@@ -171,10 +202,13 @@ def test_report_shows_targets_tables_and_misses() -> None:
     rows = [
         {"dataset": "guichet", "system": "guichet", "accuracy": 0.80, "macro_f1": 0.7,
          "top_accuracy": 0.8, "oos_precision": 0.5, "oos_recall": 0.6, "train_s": 2.0,
-         "infer_ms": 3.0, "notes": []},
+         "infer_ms": 3.0, "notes": [], "variants": {"typos": 0.7, "no_accents": 0.8},
+         "commands_accuracy": 0.9, "threshold": 0.3},
         {"dataset": "guichet", "system": "tfidf_svm", "accuracy": 0.82, "macro_f1": 0.7,
          "top_accuracy": 0.82, "oos_precision": None, "oos_recall": None, "train_s": 0.1,
-         "infer_ms": 1.0, "notes": ["no fallback threshold"]},
+         "infer_ms": 1.0, "notes": ["no fallback threshold"],
+         "variants": {"typos": 0.6, "no_accents": 0.82}, "commands_accuracy": 0.95,
+         "threshold": None},
     ]  # fmt: skip
     load = {"visitors": 10, "turns_per_visitor": 8, "think_s": 2.0, "turns": 80, "errors": 0,
             "unexpected": 0, "wall_s": 20.0, "turns_per_s": 4.0, "p50_ms": 40.0,
@@ -188,6 +222,9 @@ def test_report_shows_targets_tables_and_misses() -> None:
     by_name = {t.name: t for t in targets}
     assert not by_name["accuracy on guichet"].met
     assert "-2.0 points" in by_name["accuracy on guichet"].measured
+    assert by_name["accuracy on guichet, typos"].met
+    assert "+10.0 points" in by_name["accuracy on guichet, typos"].measured
+    assert not by_name["accuracy on guichet, no accents"].met
     assert by_name["p95 per turn, 10 visitors reading"].met
     assert not by_name["throughput, 50 visitors not reading"].met
     assert by_name["peak memory, all processes"].met and by_name["errors"].met
@@ -209,6 +246,7 @@ def test_report_shows_targets_tables_and_misses() -> None:
     assert "## Targets" in text and "**missed**" in text and "| met |" in text
     assert "| 10 | 2.0 s | 80 | 40 | 80 |" in text
     assert "| MB | 800 | 60 | 60 | 920 |" in text
+    assert "| Guichet (`config.yml`) | 0.800 | 0.800 | 0.700 | 0.900 |" in text
     assert text.rstrip().endswith("Why.")
 
 

@@ -20,6 +20,12 @@ import yaml
 # démarche at all). `nlu_fallback` predicted for them counts as right.
 OUT_OF_SCOPE = frozenset({"out_of_scope", "not_covered"})
 FALLBACK = "nlu_fallback"
+# Commands given inside a guide (domain.yml): their accuracy is reported on its own.
+IN_GUIDE_COMMANDS = frozenset({"next_step", "previous_step", "repeat_step", "step_detail",
+                               "stuck", "stop_guide", "ask_human", "affirm", "deny"})  # fmt: skip
+# Variants of each test set, generated with a fixed seed (bot/nlu.py): one typo in every
+# word longer than 4 letters; accents removed.
+VARIANTS = ("typos", "no_accents")
 
 Example = tuple[str, str]  # (intent, text)
 
@@ -31,6 +37,19 @@ class Dataset:
     train: list[Example]
     test: list[Example]
     out_of_scope: frozenset[str] = frozenset()
+
+    def variant(self, name: str, seed: int = 13) -> list[Example]:
+        """The test set in variant `name` (`VARIANTS`), the same for every run and system."""
+        from bot.nlu import with_typos, without_accents
+
+        if name == "typos":
+            return [
+                (intent, with_typos(text, random.Random(f"{seed}:{k}:{text}")))
+                for k, (intent, text) in enumerate(self.test)
+            ]
+        if name == "no_accents":
+            return [(intent, without_accents(text)) for intent, text in self.test]
+        raise ValueError(f"unknown variant {name!r}")
 
     @property
     def intents(self) -> list[str]:

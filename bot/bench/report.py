@@ -9,6 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bot.bench.datasets import IN_GUIDE_COMMANDS as COMMANDS
+
 # Targets of the benchmark issue, in one place.
 ACCURACY_MARGIN = 0.03  # our pipeline over the TF-IDF baseline, on each dataset
 P95_MS_AT_10 = 100.0
@@ -16,6 +18,12 @@ TURNS_PER_S_AT_50 = 40.0
 TOTAL_RSS_MB = 2048.0
 TRAINING_S = 180.0
 FIRST_ANSWER_S = 30.0
+# Serving figures of the pipeline before the sentence encoder (docs/benchmarks.md of
+# 2026-11-21, and bot/bench/analysis.md for the typed-message parse), for comparison.
+BEFORE_ENCODER = (
+    "8.0 ms of CPU to parse a typed message (NLU alone), Rasa 19–22 ms of CPU per turn and "
+    "42.7 turns/s with 50 visitors not reading"
+)
 
 
 @dataclass
@@ -78,6 +86,18 @@ def understanding_targets(rows: list[dict[str, Any]]) -> list[Target]:
                     gap >= ACCURACY_MARGIN,
                 )
             )
+            for variant, ours in by["guichet"].get("variants", {}).items():
+                theirs = by["tfidf_svm"].get("variants", {}).get(variant)
+                if theirs is None:
+                    continue
+                out.append(
+                    Target(
+                        f"accuracy on {dataset}, {VARIANT_NAMES.get(variant, variant)}",
+                        "≥ TF-IDF + SVM",
+                        f"{(ours - theirs) * 100:+.1f} points ({ours:.3f} vs {theirs:.3f})",
+                        ours >= theirs,
+                    )
+                )
     return out
 
 
@@ -115,6 +135,8 @@ def serving_targets(serving: dict[str, Any]) -> list[Target]:
                           serving["first_answer_s"] < FIRST_ANSWER_S))  # fmt: skip
     return out
 
+
+VARIANT_NAMES = {"typos": "typos", "no_accents": "no accents"}
 
 SYSTEM_NAMES = {
     "guichet": "Guichet (`config.yml`)",
@@ -169,6 +191,26 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
                     f"| {_f(r['oos_recall'])} | {r['train_s']:.1f} | {r['infer_ms']:.2f} "
                     f"| {'; '.join(r['notes'])} |"
                 )
+            variants = sorted({v for r in rows for v in r.get("variants", {})})
+            commands = any(r.get("commands_accuracy") is not None for r in rows)
+            if variants or commands:
+                heads = ["clean", *(VARIANT_NAMES.get(v, v) for v in variants)]
+                heads += ["in-guide commands"] if commands else []
+                lines += [
+                    "",
+                    "Accuracy on the same test set, as typed, with one typo in every word "
+                    "longer than 4 letters, and without accents (seeded); in-guide commands: "
+                    "the test messages of " + ", ".join(f"`{i}`" for i in sorted(COMMANDS)) + ".",
+                    "",
+                    "| system | " + " | ".join(heads) + " |",
+                    "|---" * (len(heads) + 1) + "|",
+                ]
+                for r in rows:
+                    cells = [_f(r["accuracy"])]
+                    cells += [_f(r.get("variants", {}).get(v)) for v in variants]
+                    cells += [_f(r.get("commands_accuracy"))] if commands else []
+                    name = SYSTEM_NAMES.get(r["system"], r["system"])
+                    lines.append(f"| {name} | " + " | ".join(cells) + " |")
             lines.append("")
         lines += [
             "Accuracy scores what the system answers: a fallback (`nlu_fallback`) is right "
@@ -243,6 +285,7 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
         ]
         for part, ms in b["parts_ms"].items():
             lines.append(f"| {part} | {ms:.1f} | {b['calls'].get(part, '')} |")
+
         if serving.get("load"):
             single = next(
                 (r for r in serving["load"] if r["visitors"] == 1 and not r["think_s"]), None
@@ -253,6 +296,13 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
                     f"| {max(0.0, single['p50_ms'] - b['total_ms']):.1f} | |"
                 ]
         lines.append("")
+        if b.get("typed_turns"):
+            lines += [
+                f"Processor time of that process per turn: {b['cpu_ms_typed']:.1f} ms for a "
+                f"typed message ({b['typed_turns']} turns), {b['cpu_ms_button']:.1f} ms for a "
+                f"button; before the sentence encoder: {BEFORE_ENCODER}.",
+                "",
+            ]
     if analysis:
         lines += [analysis.strip(), ""]
     return "\n".join(lines)

@@ -342,6 +342,10 @@ class Breakdown:
     total_ms: float
     parts_ms: dict[str, float]
     calls: dict[str, int]
+    # CPU time of this process per turn, typed messages and button payloads apart
+    cpu_ms_typed: float = 0.0
+    cpu_ms_button: float = 0.0
+    typed_turns: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -440,21 +444,35 @@ async def _breakdown(model: Path, actions_url: str, tracker_db: Path, visitors: 
     totals: dict[str, float] = {}
     calls: dict[str, int] = {}
     elapsed = 0.0
+    cpu_s = {"typed": 0.0, "button": 0.0}
+    count = {"typed": 0, "button": 0}
     with _timers(totals, calls, store):
         for visitor in range(visitors):
             sender = f"bench-breakdown-{visitor}-{uuid.uuid4().hex[:8]}"
             for message, _ in script(visitor, turns):
                 start = time.perf_counter()
+                cpu = time.process_time()
                 await agent.handle_message(
                     UserMessage(
                         message, CollectingOutputChannel(), sender, metadata={"channel": "kiosk"}
                     )  # fmt: skip
                 )
                 elapsed += time.perf_counter() - start
+                kind = "button" if message.startswith("/") else "typed"
+                cpu_s[kind] += time.process_time() - cpu
+                count[kind] += 1
     await rasa_speedups.close_kept_sessions()
     n = visitors * turns
     parts = {part: seconds * 1000 / n for part, seconds in totals.items()}
     parts["other (events, rules, lock, serialisation)"] = max(
         0.0, elapsed * 1000 / n - sum(parts.values())
     )
-    return Breakdown(n, elapsed * 1000 / n, parts, calls)
+    return Breakdown(
+        n,
+        elapsed * 1000 / n,
+        parts,
+        calls,
+        cpu_ms_typed=cpu_s["typed"] * 1000 / max(1, count["typed"]),
+        cpu_ms_button=cpu_s["button"] * 1000 / max(1, count["button"]),
+        typed_turns=count["typed"],
+    )

@@ -7,7 +7,11 @@
   with a linear SVM, scikit-learn.
 
 Each system is trained on the training part of a dataset and parses every test message one
-at a time, as the server would; training time and mean time per message are measured here.
+at a time, as the server would, then the « typos » and « no accents » variants of the test
+set (`datasets.VARIANTS`); training time and mean time per message (clean test set) are
+measured here. For our pipeline on a dataset with out-of-scope examples, the fallback
+threshold is chosen on held-out data: a model trained on 80 % of the training part parses
+the other 20 %, never the test set.
 """
 
 from __future__ import annotations
@@ -16,14 +20,25 @@ import asyncio
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.bench.datasets import FALLBACK, Dataset, Example, write_rasa_nlu
+from bot.bench.datasets import (
+    FALLBACK,
+    IN_GUIDE_COMMANDS,
+    VARIANTS,
+    Dataset,
+    Example,
+    stratified_split,
+    write_rasa_nlu,
+)
+
+# Fallback thresholds tried on the held-out part of the training data.
+THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(17))  # 0.0 to 0.8
 
 # Rasa's suggested pipeline (rasa/shared/importers/default_config.yml in Rasa 3.6), without
 # the ResponseSelector and EntitySynonymMapper, which have nothing to do here.
@@ -60,6 +75,9 @@ class Scores:
     train_s: float
     infer_ms: float
     notes: list[str] = field(default_factory=list)
+    variants: dict[str, float] = field(default_factory=dict)  # accuracy on each variant
+    commands_accuracy: float | None = None  # in-guide commands of the clean test set
+    threshold: float | None = None  # fallback threshold chosen on held-out training data
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,6 +103,32 @@ def macro_f1(pairs: Sequence[tuple[str, str]]) -> float:
     return sum(f1s) / len(f1s) if f1s else 0.0
 
 
+def scored_pairs(dataset: Dataset, predictions: Sequence[Prediction]) -> list[tuple[str, str]]:
+    # Without an out-of-scope class in the data, the fallback threshold has nothing to catch:
+    # the best intent is scored.
+    use_threshold = bool(dataset.out_of_scope)
+    return [(p.gold, scored_label(p, dataset.out_of_scope, use_threshold)) for p in predictions]
+
+
+def accuracy(dataset: Dataset, predictions: Sequence[Prediction]) -> float:
+    pairs = scored_pairs(dataset, predictions)
+    return sum(g == p for g, p in pairs) / max(1, len(pairs))
+
+
+def with_threshold(predictions: Sequence[Prediction], threshold: float) -> list[Prediction]:
+    """The predictions as a fallback threshold of `threshold` would have answered."""
+    return [
+        Prediction(p.gold, FALLBACK if p.confidence < threshold else p.top, p.top, p.confidence)
+        for p in predictions
+    ]
+
+
+def choose_threshold(dataset: Dataset, predictions: Sequence[Prediction]) -> float:
+    """The threshold of `THRESHOLDS` with the best accuracy on held-out predictions (the
+    lowest of equals: fewer requests turned away)."""
+    return max(THRESHOLDS, key=lambda t: (accuracy(dataset, with_threshold(predictions, t)), -t))
+
+
 def score(
     system: str,
     dataset: Dataset,
@@ -92,12 +136,11 @@ def score(
     train_s: float,
     infer_s: float,
     notes: Sequence[str] = (),
+    variants: Mapping[str, Sequence[Prediction]] | None = None,
+    threshold: float | None = None,
 ) -> Scores:
     oos = dataset.out_of_scope
-    # Without an out-of-scope class in the data, the fallback threshold has nothing to catch:
-    # the best intent is scored.
-    use_threshold = bool(oos)
-    pairs = [(p.gold, scored_label(p, oos, use_threshold)) for p in predictions]
+    pairs = scored_pairs(dataset, predictions)
     n = max(1, len(pairs))
     precision = recall = None
     if oos:
@@ -106,6 +149,7 @@ def score(
         hits = sum(1 for p in flagged if p.gold in oos)
         precision = hits / len(flagged) if flagged else 0.0
         recall = hits / len(truly) if truly else 0.0
+    commands = [(g, p) for g, p in pairs if g in IN_GUIDE_COMMANDS]
     return Scores(
         system=system,
         dataset=dataset.name,
@@ -119,10 +163,18 @@ def score(
         train_s=train_s,
         infer_ms=infer_s * 1000 / n,
         notes=list(notes),
+        variants={name: accuracy(dataset, v) for name, v in (variants or {}).items()},
+        commands_accuracy=sum(g == p for g, p in commands) / len(commands) if commands else None,
+        threshold=threshold,
     )
 
 
 # --- systems -------------------------------------------------------------------------------
+
+
+def test_sets(dataset: Dataset) -> dict[str, list[Example]]:
+    """The clean test set first, then its variants."""
+    return {"clean": dataset.test, **{name: dataset.variant(name) for name in VARIANTS}}
 
 
 def tfidf_svm(dataset: Dataset) -> Scores:
@@ -146,13 +198,17 @@ def tfidf_svm(dataset: Dataset) -> Scores:
     )
     model.fit(texts, labels)
     train_s = time.perf_counter() - start
-    predictions = []
-    start = time.perf_counter()
-    for gold, text in dataset.test:  # one at a time, as a server would
-        got = str(model.predict([text])[0])
-        predictions.append(Prediction(gold, got, got, 1.0))
-    infer_s = time.perf_counter() - start
-    return score("tfidf_svm", dataset, predictions, train_s, infer_s, ["no fallback threshold"])
+    parsed: dict[str, list[Prediction]] = {}
+    timed = 0.0
+    for variant, examples in test_sets(dataset).items():
+        start = time.perf_counter()
+        parsed[variant] = []
+        for gold, text in examples:  # one at a time, as a server would
+            got = str(model.predict([text])[0])
+            parsed[variant].append(Prediction(gold, got, got, 1.0))
+        timed = timed or time.perf_counter() - start
+    clean = parsed.pop("clean")
+    return score("tfidf_svm", dataset, clean, train_s, timed, ["no fallback threshold"], parsed)
 
 
 def rasa_config(pipeline: list[dict[str, Any]]) -> dict[str, Any]:
@@ -164,12 +220,31 @@ def our_config(root: Path) -> dict[str, Any]:
     return {**config, "policies": []}
 
 
-def rasa_system(name: str, config: dict[str, Any], dataset: Dataset) -> Scores:
-    """Train an NLU-only Rasa model on the training part, parse the test part."""
-    return asyncio.run(_rasa_system(name, config, dataset))
+def rasa_system(
+    name: str, config: dict[str, Any], dataset: Dataset, tune_threshold: bool = False
+) -> Scores:
+    """Train an NLU-only Rasa model on the training part, parse the test part and its
+    variants. With `tune_threshold` and out-of-scope examples in the data, the fallback
+    threshold is chosen first on a held-out 20 % of the training part."""
+    threshold = None
+    notes = []
+    if tune_threshold and dataset.out_of_scope:
+        inner_train, held_out = stratified_split(dataset.train, seed=29)
+        inner = Dataset(f"{dataset.name}-inner", "", inner_train, held_out, dataset.out_of_scope)
+        _, parsed, _ = asyncio.run(_train_and_parse(config, inner, {"clean": held_out}))
+        threshold = choose_threshold(inner, parsed["clean"])
+        notes.append(f"threshold {threshold:.2f} chosen on a held-out 20 % of the training part")
+    train_s, parsed, infer_s = asyncio.run(_train_and_parse(config, dataset, test_sets(dataset)))
+    if threshold is not None:
+        parsed = {k: with_threshold(v, threshold) for k, v in parsed.items()}
+    clean = parsed.pop("clean")
+    return score(name, dataset, clean, train_s, infer_s, notes, parsed, threshold)
 
 
-async def _rasa_system(name: str, config: dict[str, Any], dataset: Dataset) -> Scores:
+async def _train_and_parse(
+    config: dict[str, Any], dataset: Dataset, tests: dict[str, list[Example]]
+) -> tuple[float, dict[str, list[Prediction]], float]:
+    """Training seconds, the predictions on each test set, parsing seconds of the first."""
     from rasa.core.agent import Agent
     from rasa.model_training import train_nlu
 
@@ -192,22 +267,25 @@ async def _rasa_system(name: str, config: dict[str, Any], dataset: Dataset) -> S
             else:
                 os.environ["RASA_CACHE_DIRECTORY"] = saved
         if not model:
-            raise RuntimeError(f"{name}: Rasa training gave no model")
+            raise RuntimeError(f"{dataset.name}: Rasa training gave no model")
         agent = Agent.load(model)
         await agent.parse_message("bonjour")  # first-call costs (graph, TensorFlow) excluded
-        predictions = []
-        start = time.perf_counter()
-        for gold, text in dataset.test:
-            parsed = await agent.parse_message(text)
-            ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
-            top: dict[str, Any] = ranking[0] if ranking else {"name": FALLBACK, "confidence": 0}
-            predictions.append(
-                Prediction(
-                    gold, parsed["intent"]["name"], str(top["name"]), float(top["confidence"])
+        parsed: dict[str, list[Prediction]] = {}
+        infer_s = 0.0
+        for variant, examples in tests.items():
+            start = time.perf_counter()
+            parsed[variant] = []
+            for gold, text in examples:
+                got = await agent.parse_message(text)
+                ranking = [r for r in got.get("intent_ranking", []) if r["name"] != FALLBACK]
+                top: dict[str, Any] = ranking[0] if ranking else {"name": FALLBACK, "confidence": 0}
+                parsed[variant].append(
+                    Prediction(
+                        gold, got["intent"]["name"], str(top["name"]), float(top["confidence"])
+                    )
                 )
-            )
-        infer_s = time.perf_counter() - start
-    return score(name, dataset, predictions, train_s, infer_s)
+            infer_s = infer_s or time.perf_counter() - start
+    return train_s, parsed, infer_s
 
 
 System = Callable[[Dataset], Scores]
@@ -219,7 +297,7 @@ def systems(root: Path, diet_epochs: int = 100) -> dict[str, System]:
         if component["name"] == "DIETClassifier":
             component["epochs"] = diet_epochs
     return {
-        "guichet": lambda ds: rasa_system("guichet", our_config(root), ds),
+        "guichet": lambda ds: rasa_system("guichet", our_config(root), ds, tune_threshold=True),
         "rasa_default": lambda ds: rasa_system("rasa_default", rasa_config(default), ds),
         "tfidf_svm": tfidf_svm,
     }
@@ -243,7 +321,8 @@ def run(
                 result.notes.append(f"DIET {diet_epochs} epochs")
             log(
                 f"    accuracy {result.accuracy:.3f}  macro-F1 {result.macro_f1:.3f}"
-                f"  train {result.train_s:.1f} s  {result.infer_ms:.2f} ms/message"
+                + "".join(f"  {k} {v:.3f}" for k, v in result.variants.items())
+                + f"  train {result.train_s:.1f} s  {result.infer_ms:.2f} ms/message"
             )
             results.append(result)
     return results
