@@ -45,6 +45,7 @@ class DiskSearch:
 
     digit_runs: str = ""  # every run of digits, separators dropped, O read as 0, "|"-joined
     letters_and_digits: str = ""  # everything lowercased, all but [0-9a-z] dropped
+    lowered: str = ""  # everything lowercased, "|"-joined
     files: list[Path] = field(default_factory=list)
 
     @classmethod
@@ -59,7 +60,11 @@ class DiskSearch:
                 compact = re.sub(r"[^0-9Oo]", "", run[0]).replace("O", "0").replace("o", "0")
                 if sum(c.isdigit() for c in compact) >= 3:
                     runs.append(compact)
-        return cls("|".join(runs), "|".join(_alnum(text) for text in texts))
+        return cls(
+            "|".join(runs),
+            "|".join(_alnum(text) for text in texts),
+            "|".join(text.lower() for text in texts),
+        )
 
     @classmethod
     def of_folder(cls, folder: Path) -> DiskSearch:
@@ -78,6 +83,13 @@ class DiskSearch:
     def holds_text(self, text: str) -> bool:
         """`text` in any letter case and spacing (its letters and digits in a row)."""
         return bool(_alnum(text)) and _alnum(text) in self.letters_and_digits
+
+    def holds_word_then_digits(self, word: str, digits: str) -> bool:
+        """`word`, then `digits` (any separators), as whole words: « est 5142 », never the
+        « rest » of a JSON key glued to a random hex id that starts with 5142."""
+        spaced = "[^0-9a-z]{0,3}".join(re.escape(d) for d in digits)
+        pattern = rf"(?<![0-9a-z]){re.escape(word.lower())}[^0-9a-z]{{0,12}}{spaced}(?![0-9])"
+        return re.search(pattern, self.lowered) is not None
 
     def holds_alnum_window(self, text: str) -> bool:
         compact = _alnum(text.replace("O", "0").replace("o", "0"))
@@ -102,7 +114,7 @@ def found_on_disk(item: corpus.Secret, disk: DiskSearch) -> bool:
             return disk.holds_number(digits)
         # A short code alone is found by chance in any database; with the word before it
         # ("cvv 913", "est 4821") it is the visitor's.
-        return disk.holds_text(_context_word(item) + digits)
+        return disk.holds_word_then_digits(_context_word(item), digits)
     return any(disk.holds_text(word) for word in item.secret.split() if len(_alnum(word)) >= 4)
 
 
@@ -142,6 +154,15 @@ def test_the_disk_search_sees_words_codes_and_ibans():
     assert disk.holds_alnum_window("FR7630006000011234567890189")
     assert disk.holds_number("185057800608491")
     assert not disk.holds_text("tulipe") and not disk.holds_number("4111111111111111")
+    assert disk.holds_word_then_digits("cvv", "913")
+
+
+def test_a_short_code_is_found_only_after_its_word():
+    disk = DiskSearch.of([b'{"input_channel": "rest", "id": "5142ab09"}', b"code est 5 1 4 2."])
+    assert disk.holds_word_then_digits("est", "5142")  # the second blob, spaced digits
+    chance = DiskSearch.of([b'{"input_channel": "rest", "id": "5142ab09"}'])
+    assert not chance.holds_word_then_digits("est", "5142")  # "rest" + a random hex id
+    assert not chance.holds_word_then_digits("est", "51")
 
 
 # --- the real servers ----------------------------------------------------------------------
