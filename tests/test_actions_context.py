@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rasa_sdk.executor import CollectingDispatcher
-
 from actions.fallback import ActionFallback
 from actions.guides import ActionShowMenu, ActionStartGuide, ActionStepCommand, ActionYesNo
+from tests.test_actions import markers, run
 
 TAX = "impots.espace_particulier"
 MID = {"guide_id": TAX, "guide_step": 2.0}
-
-
-async def run(action, tracker, domain) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
-    return dispatcher.messages, slots
-
-
-def markers(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [m["custom"] for m in messages if m.get("custom")]
 
 
 def test_new_slots_and_intent_are_in_the_domain(domain):
