@@ -12,6 +12,7 @@ import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -24,6 +25,7 @@ from bot.inputs import (
     BAD_REQUEST_REPLY,
     EMPTY_REPLY,
     TRUNCATED_NOTICE,
+    VISITOR_TEXT_HEADER,
     ProtectedMessage,
     protect_message,
 )
@@ -130,7 +132,10 @@ class GuichetRestInput(RestInput):
             # Masked before it is cut, stored or logged (bot.inputs.protect_message).
             message = self.protect(sender, body.get("message"), max_chars)
             if message.empty:
-                return response.json([{"recipient_id": sender, "text": EMPTY_REPLY}])
+                return response.json(
+                    [{"recipient_id": sender, "text": EMPTY_REPLY}],
+                    headers={VISITOR_TEXT_HEADER: ""},
+                )
             metadata = message_metadata(body.get("metadata"))
             if message.truncated:
                 metadata["truncated"] = True
@@ -166,6 +171,7 @@ class GuichetRestInput(RestInput):
             if other and self.told().first_time(sender):
                 # No route marker: the reply's one marker stays on Rasa's answer.
                 answers.insert(0, {"recipient_id": sender, "text": language.notice(other)})
-            return response.json(answers)
+            # Masked once, here: the web app relays this form to the front ends.
+            return response.json(answers, headers={VISITOR_TEXT_HEADER: quote(text)})
 
         return webhook

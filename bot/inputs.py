@@ -172,6 +172,11 @@ def protect_message(raw: Any, max_chars: int) -> ProtectedMessage:
     )
 
 
+# The REST channel's answer carries the visitor's message as Guichet kept it (secrets
+# masked, quoted for a header): front ends show and keep this form, never what was typed.
+VISITOR_TEXT_HEADER = "X-Guichet-Visitor-Text"
+
+
 def masked_text(raw: Any, max_chars: int) -> str:
     """What may be kept of a visitor's message: cleaned, secrets and contact details masked.
 

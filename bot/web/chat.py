@@ -12,7 +12,6 @@ import json
 import math
 import re
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from starlette.concurrency import run_in_threadpool
@@ -21,13 +20,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.guides import load_catalogue
-from bot.inputs import masked_text
+from bot.inputs import VISITOR_TEXT_HEADER
 from bot.settings import Settings
 from bot.tickets import TicketStore
 from bot.transcript import delete_conversation
 
-# The visitor's message as Guichet keeps it (secrets masked), for the front end's own copy.
-VISITOR_TEXT_HEADER = "X-Guichet-Visitor-Text"
 NOT_ANSWERING = "Le service ne répond pas. Vous pouvez demander de l'aide à l'accueil."
 # Rasa refuses the connection: it is restarting after a crash (make run brings it back).
 RESTARTING = "Le service redémarre. Réessayez dans quelques secondes."
@@ -186,8 +183,10 @@ class ChatApi:
             return JSONResponse(answer.json(), status_code=400)
         if answer.status_code != 200:
             return error(NOT_ANSWERING, 502)
-        shown = masked_text(message, self.settings.max_message_chars)
-        return JSONResponse(answer.json(), headers={VISITOR_TEXT_HEADER: quote(shown)})
+        # The channel masked the message once and says how it kept it; without its word,
+        # nothing is shown rather than what was typed.
+        shown = answer.headers.get(VISITOR_TEXT_HEADER, "")
+        return JSONResponse(answer.json(), headers={VISITOR_TEXT_HEADER: shown})
 
     async def erase(self, request: Request) -> Response:
         if self.origin_refused(request):
