@@ -33,18 +33,22 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON310)
 	@touch $@
 
+# Debian packages the tests and the kiosk use: the browser, and espeak-ng, the voice of
+# « Lire à voix haute » when the browser has none.
 CHROMIUM := /usr/bin/chromium
+ESPEAK := /usr/bin/espeak-ng
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
-$(CHROMIUM):
-	@command -v apt-get >/dev/null || { echo "Installez Chromium (paquet Debian chromium) pour les tests du navigateur." >&2; exit 1; }
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium
+$(CHROMIUM) $(ESPEAK):
+	@command -v apt-get >/dev/null || { echo "Installez les paquets Debian chromium et espeak-ng." >&2; exit 1; }
+	$(APT) update -qq
+	$(APT) install -y -qq chromium espeak-ng
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-setup: $(VENV)/.synced node_modules/.package-lock.json $(CHROMIUM) ## Install uv, the virtual environment, browser packages and Chromium (idempotent)
+setup: $(VENV)/.synced node_modules/.package-lock.json $(CHROMIUM) $(ESPEAK) ## Install uv, the virtual environment, browser packages, Chromium and espeak-ng (idempotent)
 
 $(MODEL): $(TRAINING_INPUTS) $(VENV)/.synced
 	$(RASA) train --fixed-model-name guichet --out models --domain domain.yml --data bot/data --config config.yml

@@ -72,6 +72,15 @@ def visitor_channel(tracker: Tracker) -> str:
     return "other"
 
 
+def visitor_kiosk(tracker: Tracker) -> str | None:
+    """The kiosk's name, as the kiosk page said it in the latest message's metadata."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            name = (event.get("metadata") or {}).get("kiosk")
+            return str(name) if name else None
+    return None
+
+
 def apply(reply: Reply, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
     """Send the reply's messages and return the slot events that store its state."""
     for message in reply.messages:

@@ -13,7 +13,13 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._support import catalogue, latest_intent, state_from, visitor_channel
+from actions._support import (
+    catalogue,
+    latest_intent,
+    state_from,
+    visitor_channel,
+    visitor_kiosk,
+)
 from bot import handoff, incidents
 from bot.contacts import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, Contact
 from bot.settings import Settings, get_settings
@@ -254,6 +260,7 @@ def create_ticket(tracker: Tracker, settings: Settings) -> Ticket:
         return store.create(
             sender_id=tracker.sender_id,
             channel=visitor_channel(tracker),
+            kiosk=visitor_kiosk(tracker),
             reason=reason,
             contact_preference=preference,
             contact_detail=detail,

@@ -30,7 +30,7 @@ from bot.inputs import (
     protect_message,
 )
 from bot.settings import get_settings
-from bot.tickets import TicketStore
+from bot.tickets import TicketStore, clean_kiosk_name
 
 SECRET_WARNING = (
     "Attention : pour votre sécurité, n'écrivez jamais un mot de passe, un code, un numéro de "
@@ -47,9 +47,16 @@ log = logging.getLogger(__name__)
 
 
 def message_metadata(given: Any) -> dict[str, Any]:
-    """Only what Guichet reads from the front ends: where the conversation comes from."""
+    """Only what Guichet reads from the front ends: where the conversation comes from (the
+    channel, and for a kiosk its name)."""
     channel = given.get("channel") if isinstance(given, dict) else None
-    return {"channel": channel if channel in KNOWN_CHANNELS else "other"}
+    if channel not in KNOWN_CHANNELS:
+        return {"channel": "other"}
+    metadata: dict[str, Any] = {"channel": channel}
+    kiosk = clean_kiosk_name(given.get("kiosk")) if channel == "kiosk" else None
+    if kiosk:
+        metadata["kiosk"] = kiosk
+    return metadata
 
 
 class GuichetRestInput(RestInput):

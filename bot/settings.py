@@ -79,6 +79,18 @@ SETTINGS: tuple[Setting, ...] = (
         "`make run`: restarts of one server within 10 minutes before it is left stopped.",
     ),
     Setting("LOG_RETENTION_DAYS", "14", "Log files older than this many days are deleted."),
+    Setting(
+        "KIOSK_NAME",
+        "Borne",
+        "Kiosk: its name on tickets and console alerts, unless the page says `?kiosk=`.",
+    ),
+    Setting("TTS_VOICE", "fr", "espeak-ng voice for « Lire à voix haute » (no browser voice)."),
+    Setting("TTS_SPEED", "140", "espeak-ng reading speed, in words per minute."),
+    Setting(
+        "CONSOLE_ALERT_SECONDS",
+        "3",
+        "Console: how often the open console checks for new tickets (seconds).",
+    ),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -194,6 +206,22 @@ class Settings:
     @property
     def log_retention_days(self) -> int:
         return self._int("LOG_RETENTION_DAYS")
+
+    @property
+    def kiosk_name(self) -> str:
+        return self.values["KIOSK_NAME"].strip() or "Borne"
+
+    @property
+    def tts_voice(self) -> str:
+        return self.values["TTS_VOICE"].strip() or "fr"
+
+    @property
+    def tts_speed(self) -> int:
+        return self._int("TTS_SPEED")
+
+    @property
+    def console_alert_seconds(self) -> int:
+        return self._int("CONSOLE_ALERT_SECONDS")
 
     @property
     def tickets_db(self) -> Path:

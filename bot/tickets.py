@@ -159,7 +159,13 @@ def _migration_2(db: Database) -> None:
 
 # Applied in order; the database's `PRAGMA user_version` is the number already applied.
 # A schema change is one more function appended here, never an edit of an applied one.
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1, _migration_2)
+def _migration_3(db: Database) -> None:
+    # Which kiosk a ticket comes from (its name as the kiosk page gives it), for the
+    # console's « à l'accueil, maintenant » alert and the activity report by kiosk.
+    db.execute("ALTER TABLE tickets ADD COLUMN kiosk TEXT")
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1, _migration_2, _migration_3)
 
 
 # --- records --------------------------------------------------------------------------------
@@ -206,6 +212,7 @@ class Ticket:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     assigned_to: str | None = None
     seen_at: str | None = None
+    kiosk: str | None = None
     # Filled by `TicketStore.get` only; `list` leaves them empty to stay one query.
     notes: list[Note] = field(default_factory=list)
     events: list[TicketEvent] = field(default_factory=list)
@@ -218,6 +225,17 @@ class Ticket:
 
     def export_row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in EXPORT_COLUMNS}
+
+
+MAX_KIOSK_NAME_CHARS = 40
+
+
+def clean_kiosk_name(name: str | None) -> str | None:
+    """A kiosk's name as the console shows it: printable, one line, at most 40 characters."""
+    if not name:
+        return None
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(name)).split())
+    return text[:MAX_KIOSK_NAME_CHARS] or None
 
 
 def _utcnow() -> datetime:
@@ -354,6 +372,7 @@ class TicketStore(SQLiteStore):
         summary: str,
         transcript: builtins.list[dict[str, Any]],
         limits: HandoffLimits | None = None,
+        kiosk: str | None = None,
     ) -> Ticket:
         """A new ticket in status 'nouveau', with its 'created' audit event.
 
@@ -386,6 +405,7 @@ class TicketStore(SQLiteStore):
             "transcript": json.dumps(transcript, ensure_ascii=False),
             "assigned_to": None,
             "seen_at": None,
+            "kiosk": clean_kiosk_name(kiosk) if channel == "kiosk" else None,
         }
         since = _iso(self._clock() - FLOOD_WINDOW)
 

@@ -386,15 +386,15 @@ def test_purging_a_ticket_deletes_its_notes_and_events(
 
 def test_schema_version_is_recorded_and_reopening_changes_nothing(db_path: Path):
     with TicketStore(db_path) as store:
-        assert store.schema_version == len(tickets.MIGRATIONS) == 2
+        assert store.schema_version == len(tickets.MIGRATIONS) == 3
         new_ticket(store)
     with TicketStore(db_path) as again:
-        assert again.schema_version == 2
+        assert again.schema_version == 3
         assert [t.sender_id for t in again.list()] == ["conv-1"]
     names = {name for (name,) in raw_rows(db_path, "SELECT name FROM sqlite_master")}
     assert {"tickets", "ticket_notes", "ticket_events", "pending_contacts"} <= names
     assert {"idx_tickets_status", "idx_tickets_created_at", "idx_tickets_sender_id"} <= names
-    assert raw_rows(db_path, "PRAGMA user_version") == [(2,)]
+    assert raw_rows(db_path, "PRAGMA user_version") == [(3,)]
 
 
 def test_a_new_migration_is_applied_once_on_open(db_path: Path, monkeypatch):
@@ -408,9 +408,9 @@ def test_a_new_migration_is_applied_once_on_open(db_path: Path, monkeypatch):
 
     monkeypatch.setattr(tickets, "MIGRATIONS", (*tickets.MIGRATIONS, add_priority))
     with TicketStore(db_path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == len(tickets.MIGRATIONS) == 4
     with TicketStore(db_path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
     assert calls == [1]
     assert raw_rows(db_path, "SELECT priority FROM tickets") == [(0,)]
 

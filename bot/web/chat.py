@@ -22,7 +22,7 @@ from starlette.routing import Route
 from bot.guides import load_catalogue
 from bot.inputs import VISITOR_TEXT_HEADER
 from bot.settings import Settings
-from bot.tickets import TicketStore
+from bot.tickets import TicketStore, clean_kiosk_name
 from bot.transcript import delete_conversation
 
 NOT_ANSWERING = "Le service ne répond pas. Vous pouvez demander de l'aide à l'accueil."
@@ -153,6 +153,7 @@ class ChatApi:
                 "wipe_after_ticket_seconds": self.settings.wipe_after_ticket_seconds,
                 "max_chars": self.settings.max_message_chars,
                 "org_name": self.settings.values["ORG_NAME"],
+                "kiosk_name": self.settings.kiosk_name,
                 "common": [{"id": g.id, "title": g.title} for g in catalogue.common()],
             }
         )
@@ -169,7 +170,13 @@ class ChatApi:
             return error(UNREADABLE, 400)
         channel = data.get("channel") if data.get("channel") in CHANNELS else "other"
         message = data.get("message")
-        payload = {"sender": sender, "message": message, "metadata": {"channel": channel}}
+        metadata = {"channel": channel}
+        if channel == "kiosk":
+            given = data.get("kiosk")
+            metadata["kiosk"] = clean_kiosk_name(given if isinstance(given, str) else None) or (
+                self.settings.kiosk_name
+            )
+        payload = {"sender": sender, "message": message, "metadata": metadata}
         try:
             answer = await self.client().post(self.rasa_url, json=payload)
         except httpx.TimeoutException:

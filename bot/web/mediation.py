@@ -31,12 +31,7 @@ from bot.accounts import SESSION_LIFETIME, AccountStore, Session
 from bot.guides import load_catalogue
 from bot.settings import Settings
 from bot.stats import (
-    build_report,
     check_day,
-    parse_period,
-    report_csv,
-    svg_bar_chart,
-    svg_hours_chart,
 )
 from bot.tickets import (
     CHANNELS,
@@ -48,6 +43,7 @@ from bot.tickets import (
     export_json,
 )
 from bot.transcript import REASON_LABELS
+from bot.web.reports import ReportPages
 from bot.web.security import (
     LOGIN_COOKIE,
     LOGIN_COOKIE_SECONDS,
@@ -62,7 +58,6 @@ from bot.web.security import (
 )
 
 PAGE_SIZE = 20
-REVIEW_AFTER_DAYS = 365
 TZ = ZoneInfo("Europe/Paris")
 # The French words of the tickets CLI, capitalised for the console's labels.
 STATUS_LABELS = {k: v.capitalize() for k, v in tickets_module.STATUS_LABELS.items()}
@@ -239,9 +234,7 @@ class Console:
             ("/tickets/{ticket_id}/status", self.set_status, ["POST"], None),
             ("/tickets/{ticket_id}/erase-contact", self.erase_contact, ["POST"], None),
             ("/export", self.export, ["GET"], "export"),
-            ("/report", self.report, ["GET"], "report"),
-            ("/report.csv", self.report_csv, ["GET"], "report_csv"),
-            ("/guides", self.guides, ["GET"], "guides"),
+            *ReportPages(self).routes(),
             ("/logout", self.logout, ["POST"], "logout"),
         ]
         return [Route("/login", self.login, methods=["GET", "POST"], name="login")] + [
@@ -487,61 +480,3 @@ class Console:
             media_type=media,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-
-    async def _report(self, request: Request) -> Any:
-        query = request.query_params
-        since, until = parse_period(query.get("since"), query.get("until"), dt.date.today())
-        tracker_db = self.settings.tracker_db
-        return await self.with_tickets(
-            lambda store: build_report(tracker_db, store, since, until, TZ)
-        )
-
-    async def report(self, request: Request) -> Response:
-        try:
-            report = await self._report(request)
-        except ValueError as exc:
-            return self.problem(request, str(exc))
-        catalogue = load_catalogue(self.settings.knowledge_dir)
-        titles = {g.id: g.title for g in catalogue.guides.values()}
-        charts = {
-            "guides": svg_bar_chart(
-                [titles.get(g.guide_id, g.guide_id) for g in report.guides],
-                [g.started for g in report.guides],
-                title="Guides démarrés",
-                description="Nombre de guides démarrés par démarche sur la période.",
-            ),
-            "reasons": svg_bar_chart(
-                [REASON_LABELS[r] for r in report.handoffs_by_reason],
-                list(report.handoffs_by_reason.values()),
-                title="Demandes transmises au médiateur, par raison",
-                description="Nombre de tickets créés sur la période, par raison.",
-            ),
-            "hours": svg_hours_chart(
-                report.busiest_hours,
-                title="Messages des visiteurs par heure",
-                description="Nombre de messages reçus à chaque heure de la journée.",
-            ),
-        }
-        return self.render(
-            request, "mediation/report.html", report=report, charts=charts, titles=titles
-        )
-
-    async def report_csv(self, request: Request) -> Response:
-        try:
-            report = await self._report(request)
-        except ValueError as exc:
-            return self.problem(request, str(exc))
-        buffer = io.StringIO()
-        report_csv(report, buffer)
-        name = f"activite-{report.since.isoformat()}-{report.until.isoformat()}.csv"
-        return Response(
-            buffer.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-
-    async def guides(self, request: Request) -> Response:
-        catalogue = load_catalogue(self.settings.knowledge_dir)
-        limit = dt.date.today() - dt.timedelta(days=REVIEW_AFTER_DAYS)
-        rows = [(g, g.verified_on < limit) for g in catalogue.guides.values()]
-        return self.render(request, "mediation/guides.html", rows=rows)
