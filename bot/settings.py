@@ -44,6 +44,11 @@ SETTINGS: tuple[Setting, ...] = (
         "du mardi au samedi, de 10 h à 12 h et de 14 h à 18 h",
         "Opening hours of the help desk, as visitors read them.",
     ),
+    Setting(
+        "ORG_OPENING",
+        "mar-sam 10:00-12:00 14:00-18:00",
+        "The same hours for the bot to know when the desk is open (days, then time ranges).",
+    ),
     Setting("ORG_PHONE", "01 23 45 67 89", "Phone number of the help desk."),
     Setting("ORG_DESK", "l'accueil, au rez-de-chaussée", "Where the mediator's desk is."),
     Setting(
@@ -206,6 +211,10 @@ class Settings:
     @property
     def log_retention_days(self) -> int:
         return self._int("LOG_RETENTION_DAYS")
+
+    @property
+    def org_opening(self) -> str:
+        return self.values["ORG_OPENING"]
 
     @property
     def kiosk_name(self) -> str:
