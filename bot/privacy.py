@@ -273,6 +273,9 @@ sfr bouygues live skype zoom teams pole travail emploi gouv service public parti
 professionnel pro wifi box internet application appli ici la-bas dessus dessous svp stp
 fisc fiscal dgfip tresor finances retraite mutuelle assurance secu securite sociale vitale
 carte medecin ecole pronote ent universite sante maladie chomage logement prefecture mairie
+solide robuste complexe fiable efficace costaud puissant parfait ideal facile sur sure unique
+retenir memoriser creer faire trouver choisir generer gestionnaire coffre conseil conseils
+exemple exemples idee phrase pirate piratee vole volee hacke change changer
 """
 _NOT_PASSWORDS = frozenset(_NOT_PASSWORD_WORDS.split())
 _PUNCTUATION = ".,;:!?…()[]{}«»\"“”'’"
