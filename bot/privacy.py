@@ -276,6 +276,10 @@ carte medecin ecole pronote ent universite sante maladie chomage logement prefec
 solide robuste complexe fiable efficace costaud puissant parfait ideal facile sur sure unique
 retenir memoriser creer faire trouver choisir generer gestionnaire coffre conseil conseils
 exemple exemples idee phrase pirate piratee vole volee hacke change changer
+perds perd perdre grave souvent souvenir rappeler rappelle gratuit gratuits payant payants
+oublier oublies noter retiens memorise chaque risque risques dangereux danger normal possible
+impossible utile pratique sais savoir connais connaitre comprends comprendre aide aider besoin
+veux voudrais marchent fonctionnent quoi lequel lesquels conseille conseilles recommande
 """
 _NOT_PASSWORDS = frozenset(_NOT_PASSWORD_WORDS.split())
 _PUNCTUATION = ".,;:!?…()[]{}«»\"“”'’"

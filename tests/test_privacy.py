@@ -697,3 +697,29 @@ def test_module_stays_plain_python() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+# Questions about passwords (the compte.mot_de_passe guide): the words after « mot de passe »
+# describe it, they are not one. The same keyword followed by a real password still masks.
+PASSWORD_QUESTIONS = [
+    "c'est quoi un mot de passe solide",
+    "mdp robuste",
+    "tous ces mots de passe je m y perds",
+    "le meme mot de passe partout c est grave ?",
+    "faut il changer ses mots de passe souvent",
+    "comment faire un mot de passe et s en souvenir",
+    "gestionnaire de mots de passe gratuit",
+    "mon mot de passe a ete pirate",
+]
+
+
+@pytest.mark.parametrize("text", PASSWORD_QUESTIONS)
+def test_questions_about_passwords_are_not_masked(text: str) -> None:
+    assert redact(text).text == text
+
+
+@pytest.mark.parametrize(
+    "text", ["mon mot de passe est soleil", "mdp: chaton75", "mot de passe : Soleil2024!"]
+)
+def test_a_password_after_the_keyword_is_still_masked(text: str) -> None:
+    assert "[mot de passe masqué]" in redact(text).text
