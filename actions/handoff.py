@@ -34,8 +34,17 @@ from bot.tickets import (
 from bot.transcript import build_summary, conversation_transcript
 from bot.walk import Message
 
-FORM_SLOTS = ("contact_preference", "contact_detail", "handoff_problem", "handoff_consent")
-MAX_DETAIL_TRIES = 2
+FORM_SLOTS = (
+    "contact_preference",
+    "contact_detail",
+    "contact_confirmed",
+    "handoff_problem",
+    "handoff_consent",
+)
+# Wrong tries of the contact detail (unreadable, or « Non, je corrige » at the read-back):
+# the third sends the visitor to the desk instead.
+MAX_DETAIL_TRIES = 3
+DETAIL_SLOTS = ("contact_detail", "contact_confirmed")
 MAX_SENTENCE_CHARS = 300
 
 log = logging.getLogger(__name__)
@@ -77,6 +86,15 @@ def limit_reached(settings: Settings, sender_id: str) -> HandoffLimitReached | N
             return store.handoff_limit(sender_id, HandoffLimits.from_settings(settings))
     except (sqlite3.Error, OSError) as exc:
         log.warning("hand-off limits not checked: %s", error_summary(exc))
+        return None
+
+
+def peek_contact(settings: Settings, sender_id: str) -> tuple[str, str] | None:
+    try:
+        with TicketStore.open(settings) as store:
+            return store.peek_contact(sender_id)
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("waiting contact detail not read: %s", error_summary(exc))
         return None
 
 
@@ -150,6 +168,20 @@ class ActionAskContactDetail(Action):
         return []
 
 
+class ActionAskContactConfirmed(Action):
+    """« Vous avez écrit 06 •• •• •• 78. C'est bien ça ? »: the slot holds only the partly
+    hidden form; the REST channel shows the visitor the full detail, from the store."""
+
+    def name(self) -> str:
+        return "action_ask_contact_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        say(dispatcher, handoff.confirm_detail(str(tracker.get_slot("contact_detail") or "")))
+        return []
+
+
 class ActionAskHandoffProblem(Action):
     def name(self) -> str:
         return "action_ask_handoff_problem"
@@ -187,7 +219,7 @@ class ValidateHandoffForm(FormValidationAction):
         domain: DomainDict,
     ) -> list[str]:
         if tracker.get_slot("contact_preference") not in handoff.NEEDS_DETAIL:
-            return [s for s in domain_slots if s != "contact_detail"]
+            return [s for s in domain_slots if s not in DETAIL_SLOTS]
         return domain_slots
 
     def validate_contact_preference(
@@ -213,18 +245,50 @@ class ValidateHandoffForm(FormValidationAction):
             log.warning("waiting contact detail not read: %s", error_summary(exc))
             if placeholder in str(value or ""):
                 # The REST channel took a detail out of the message; the ticket will read it
-                # once the database answers again. Only the placeholder enters the slot.
-                return {"contact_detail": placeholder, "detail_tries": None}
+                # once the database answers again. Only the placeholder enters the slot,
+                # and with nothing to read back, the read-back is skipped.
+                return {"contact_detail": placeholder, "contact_confirmed": True}
             held = None
         if held and held[0] == preference and placeholder in str(value or ""):
             # Only a partly hidden form goes into the conversation; the ticket gets the rest.
-            return {"contact_detail": Contact(*held).shown, "detail_tries": None}
+            return {"contact_detail": Contact(*held).shown, "contact_confirmed": None}
         tries = int(tracker.get_slot("detail_tries") or 0) + 1
         last_try = tries >= MAX_DETAIL_TRIES
         dispatcher.utter_message(text=handoff.bad_detail(preference or "phone", last_try))
         if last_try:
             return {"contact_detail": None, "contact_preference": "later", "detail_tries": None}
         return {"contact_detail": None, "detail_tries": float(tries)}
+
+    async def validate_contact_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        preference = tracker.get_slot("contact_preference")
+        placeholder = PHONE_PLACEHOLDER if preference == "phone" else EMAIL_PLACEHOLDER
+        said_text = str((tracker.latest_message or {}).get("text") or "")
+        if placeholder in said_text:
+            # Another detail typed (« non c'est jeanne@… »): the channel took it out of the
+            # message and holds it in place of the first; it is read back in turn.
+            held = await asyncio.to_thread(peek_contact, get_settings(), tracker.sender_id)
+            if held and held[0] == preference:
+                return {"contact_detail": Contact(*held).shown, "contact_confirmed": None}
+        if value is True:
+            return {"contact_confirmed": True}
+        if value is False:
+            # « Non, je corrige »: the detail is forgotten at once, then asked again.
+            await asyncio.to_thread(drop_contact, get_settings(), tracker.sender_id)
+            tries = int(tracker.get_slot("detail_tries") or 0) + 1
+            if tries >= MAX_DETAIL_TRIES:
+                dispatcher.utter_message(text=handoff.give_up_detail())
+                return {
+                    "contact_detail": None,
+                    "contact_confirmed": None,
+                    "contact_preference": "later",
+                    "detail_tries": None,
+                }
+            dispatcher.utter_message(text="D'accord, je l'efface.")
+            return {"contact_detail": None, "contact_confirmed": None, "detail_tries": float(tries)}
+        dispatcher.utter_message(text=handoff.confirm_again())
+        return {"contact_confirmed": None}
 
     def validate_handoff_problem(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import language
+from bot.contacts import Contact
 from bot.inputs import (
     BAD_REQUEST_REPLY,
     EMPTY_REPLY,
@@ -42,6 +43,7 @@ NO_ANSWER_REPLY = (
     "Si cela continue, demandez de l'aide à l'accueil."
 )
 KNOWN_CHANNELS = ("kiosk", "widget")
+READ_BACK = "confirm_detail"  # the hand-off marker of « Vous avez écrit … C'est bien ça ? »
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,30 @@ class GuichetRestInput(RestInput):
                 # again. Only the error's class is logged, never the detail.
                 log.warning("contact detail not held: %s", type(exc).__name__)
         return message
+
+    def read_back(self, sender: str, answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The reply with the full contact detail in place of its partly hidden form, when it
+        reads the detail back. Rasa, its tracker store and its logs only ever saw the hidden
+        form; the full one goes from the ticket store to this visitor's answer alone."""
+        if not any(
+            isinstance(a.get("custom"), dict) and a["custom"].get("handoff") == READ_BACK
+            for a in answers
+        ):
+            return answers
+        try:
+            held = self.store().peek_contact(sender)
+        except sqlite3.Error as exc:
+            log.warning("contact detail not read back: %s", type(exc).__name__)
+            return answers
+        if held is None:
+            return answers
+        contact = Contact(*held)
+        return [
+            {**a, "text": a["text"].replace(contact.shown, contact.display)}
+            if isinstance(a.get("text"), str)
+            else a
+            for a in answers
+        ]
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"guichet_rest_{uuid.uuid4().hex[:8]}", __name__)
@@ -164,7 +190,7 @@ class GuichetRestInput(RestInput):
                     metadata=metadata or None,
                 )  # fmt: skip
             )
-            answers = list(collector.messages)
+            answers = self.read_back(sender, list(collector.messages))
             if not answers:
                 # Every turn gets words back: Rasa answers nothing when an action call
                 # failed (the action server restarting after a crash, or overloaded).

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.client import route_matches, route_of, send
+from bot.contract import catalogue_waves, contract_path
 from bot.guides import load_catalogue
 from bot.settings import get_settings
 from bot.stack import Stack, _get, free_port
@@ -66,7 +67,10 @@ def main(argv: list[str]) -> int:
     settings = get_settings()
     path = Path(argv[0]) if argv else settings.shared_dir / "eval" / "dev_routing.tsv"
     cases = read_cases(path)
-    ids = set(load_catalogue().ids)
+    # « fallback_or_new » means a fallback or a guide outside the contract's (first-wave)
+    # catalogue: a second-wave guide answering « refaire mon passeport » is right.
+    contract = contract_path(settings.shared_dir)
+    ids = set(catalogue_waves(contract)[0]) if contract.exists() else set(load_catalogue().ids)
     with ExitStack() as stack:
         base_url = f"http://{settings.host}:{settings.bot_port}"
         if _get(base_url + "/")[0] != 200:

@@ -11,6 +11,7 @@ import json
 import re
 import unicodedata
 
+from bot.french import a, de
 from bot.settings import Settings
 from bot.walk import Button, Message
 
@@ -58,7 +59,7 @@ def parse_preference(text: str | None) -> str | None:
 def org_help(settings: Settings) -> str:
     values = settings.values
     return (
-        f"Vous pouvez venir à {values['ORG_DESK']} ({values['ORG_NAME']}, "
+        f"Vous pouvez venir {a(values['ORG_DESK'])} ({values['ORG_NAME']}, "
         f"{values['ORG_ADDRESS']}), {values['ORG_HOURS']}. Téléphone : {values['ORG_PHONE']}."
     )
 
@@ -79,19 +80,49 @@ def ask_preference(settings: Settings, channel: str) -> Message:
 
 
 def ask_detail(preference: str) -> Message:
-    if preference == "phone":
+    """The question for the phone number or the address; the marker's `detail` tells the
+    front ends which keyboard to open (`inputmode`)."""
+    detail = "phone" if preference == "phone" else "email"
+    if detail == "phone":
         text = "Quel est votre numéro de téléphone ? Par exemple : 06 12 34 56 78."
     else:
         text = "Quelle est votre adresse e-mail ? Par exemple : prenom.nom@exemple.fr."
-    return Message(text, (Button("Annuler", CANCEL),), marker("contact_detail"))
+    return Message(text, (Button("Annuler", CANCEL),), marker("contact_detail", detail=detail))
 
 
 def bad_detail(preference: str, last_try: bool) -> str:
-    what = "Ce numéro de téléphone" if preference == "phone" else "Cette adresse e-mail"
+    # « le » for the number, « la » for the address: each sentence agrees with its noun.
+    if preference == "phone":
+        what, correct, it = "Ce numéro de téléphone", "correct", "le"
+    else:
+        what, correct, it = "Cette adresse e-mail", "correcte", "la"
     if last_try:
-        return f"{what} ne semble pas correct. Pas de souci : venez plutôt à l'accueil."
+        return f"{what} ne semble pas {correct}. Pas de souci : venez plutôt à l'accueil."
     example = "06 12 34 56 78" if preference == "phone" else "prenom.nom@exemple.fr"
-    return f"{what} ne semble pas correct. Vérifiez et écrivez-le encore. Exemple : {example}."
+    return f"{what} ne semble pas {correct}. Vérifiez et écrivez-{it} encore. Exemple : {example}."
+
+
+CONFIRM_YES = "Oui, c'est bien ça"
+CONFIRM_NO = "Non, je corrige"
+
+
+def confirm_detail(shown: str) -> Message:
+    """« Vous avez écrit … C'est bien ça ? » with the partly hidden form (`Contact.shown`):
+    the conversation keeps only that; the REST channel shows the visitor the full detail."""
+    return Message(
+        f"Vous avez écrit {shown}. C'est bien ça ?",
+        (Button(CONFIRM_YES, "/affirm"), Button(CONFIRM_NO, "/deny"), Button("Annuler", CANCEL)),
+        marker("confirm_detail"),
+    )
+
+
+def confirm_again() -> str:
+    return f"Répondez avec un bouton : « {CONFIRM_YES} » ou « {CONFIRM_NO} »."
+
+
+def give_up_detail() -> str:
+    """A third wrong try: the visitor comes to the desk instead."""
+    return "Pas de souci : venez plutôt à l'accueil, un médiateur vous aidera."
 
 
 def ask_problem() -> Message:
@@ -112,7 +143,7 @@ def ask_consent(settings: Settings, preference: str) -> Message:
     text = (
         f"Pour que le médiateur puisse vous aider, Guichet garde {kept}. "
         "Les numéros secrets y sont masqués. "
-        f"Seuls les médiateurs de {settings.values['ORG_NAME']} les lisent. "
+        f"Seuls les médiateurs {de(settings.values['ORG_NAME'])} les lisent. "
         f"Tout est effacé {days} jours après la fin de votre demande.\n"
         "Êtes-vous d'accord ?"
     )
@@ -124,10 +155,10 @@ def created(settings: Settings, ticket_id: int, preference: str) -> Message:
     desk = settings.values["ORG_DESK"]
     hours = settings.values["ORG_HOURS"]
     next_step = {
-        "desk": f"Un médiateur va venir vous voir. Vous pouvez aussi aller à {desk}.",
+        "desk": f"Un médiateur va venir vous voir. Vous pouvez aussi aller {a(desk)}.",
         "phone": f"Un médiateur vous rappellera, {hours}.",
         "email": "Un médiateur vous répondra par e-mail. Regardez aussi dans vos courriers indésirables.",  # noqa: E501
-        "later": f"Revenez à {desk}, {hours}, et donnez ce numéro.",
+        "later": f"Revenez {a(desk)}, {hours}, et donnez ce numéro.",
     }[preference]
     text = f"C'est noté. Votre numéro de demande est le {ticket_id}.\n{next_step}"
     return Message(

@@ -92,6 +92,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TTS_VOICE", "fr", "espeak-ng voice for « Lire à voix haute » (no browser voice)."),
     Setting("TTS_SPEED", "140", "espeak-ng reading speed, in words per minute."),
     Setting(
+        "WORKSHOP_RETENTION_DAYS",
+        "30",
+        "Workshop bookings (names, contacts) are deleted this many days after the session.",
+    ),
+    Setting(
+        "PUBLIC_BASE_URL",
+        "auto",
+        "Address visitors' phones reach the web app at (QR codes, agenda); auto: the page's.",
+    ),
+    Setting(
         "CONSOLE_ALERT_SECONDS",
         "3",
         "Console: how often the open console checks for new tickets (seconds).",
@@ -231,6 +241,20 @@ class Settings:
     @property
     def console_alert_seconds(self) -> int:
         return self._int("CONSOLE_ALERT_SECONDS")
+
+    @property
+    def workshop_retention_days(self) -> int:
+        return self._int("WORKSHOP_RETENTION_DAYS")
+
+    @property
+    def public_base_url(self) -> str:
+        """"" when `auto`: use the address the page was opened with."""
+        value = self.values["PUBLIC_BASE_URL"].strip().rstrip("/")
+        return "" if value.lower() in ("", "auto") else value
+
+    @property
+    def workshops_db(self) -> Path:
+        return self.data_dir / "workshops.db"
 
     @property
     def tickets_db(self) -> Path:

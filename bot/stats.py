@@ -8,11 +8,13 @@ and as accessible inline SVG charts; it reads nothing and opens nothing when imp
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
+import statistics
+import textwrap
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -20,7 +22,9 @@ from html import escape
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.tickets import CHANNELS, REASONS, TicketStore
+from bot.guides import COOP_CATEGORIES
+from bot.spreadsheet import FrenchCsv
+from bot.tickets import CHANNELS, REASONS, Ticket, TicketStore
 from bot.transcript import REASON_LABELS, _connect, _has_events_table
 
 DEFAULT_PERIOD_DAYS = 30
@@ -33,6 +37,12 @@ TICKET_PAGE = 500
 
 CHANNEL_LABELS = {"kiosk": "borne", "widget": "site web", "other": "autre"}
 FEEDBACK_LABELS = {"yes": "oui", "no": "non"}
+RESOLVED = "resolu"
+# The report's row for what has no La Coop category: a ticket without a guide (a démarche
+# the catalogue does not cover), or a guide id no longer in the catalogue.
+UNCLASSIFIED = ""
+UNCLASSIFIED_LABEL = "Sans thématique (aucun guide)"
+UNNAMED_KIOSK_LABEL = "borne sans nom"
 
 # Chart colours, all at least 4.5:1 against white.
 BAR_COLOUR = "#1f4e79"
@@ -64,6 +74,52 @@ def _zeros(keys: tuple[str, ...]) -> dict[str, int]:
 
 
 @dataclass
+class Resolution:
+    """Tickets created in the period, how many are resolved now, and how long each took:
+    from its creation to the status event that made it « résolu » (its last one, should it
+    have been reopened)."""
+
+    created: int = 0
+    resolved: int = 0
+    delays: list[float] = field(default_factory=list)  # seconds, one per resolved ticket
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.delays) if self.delays else None
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.delays) if self.delays else None
+
+    @property
+    def rate(self) -> float | None:
+        return self.resolved / self.created if self.created else None
+
+    def add(self, delay: float | None, resolved: bool) -> None:
+        self.created += 1
+        if resolved:
+            self.resolved += 1
+            if delay is not None:
+                self.delays.append(delay)
+
+
+@dataclass
+class CategoryStats:
+    """Every figure of one La Coop category."""
+
+    started: int = 0
+    finished: int = 0
+    finished_alone: int = 0
+    finished_with_mediator: int = 0
+    satisfaction: dict[str, int] = field(default_factory=lambda: _zeros(FEEDBACK_VALUES))
+    tickets: Resolution = field(default_factory=Resolution)
+
+
+def _categories() -> dict[str, CategoryStats]:
+    return {key: CategoryStats() for key in (*COOP_CATEGORIES, UNCLASSIFIED)}
+
+
+@dataclass
 class Report:
     since: date
     until: date
@@ -77,6 +133,26 @@ class Report:
     satisfaction: dict[str, int] = field(default_factory=lambda: _zeros(FEEDBACK_VALUES))
     busiest_hours: list[int] = field(default_factory=lambda: [0] * 24)
     channels: dict[str, int] = field(default_factory=lambda: _zeros(CHANNELS))
+    # Guides finished in a conversation that also made a ticket in the period, by guide.
+    finished_with_mediator: dict[str, int] = field(default_factory=dict)
+    resolution: Resolution = field(default_factory=Resolution)
+    resolution_by_channel: dict[str, Resolution] = field(
+        default_factory=lambda: {c: Resolution() for c in CHANNELS}
+    )
+    # Kiosk tickets by the kiosk's name; "" for a kiosk that gave none.
+    resolution_by_kiosk: dict[str, Resolution] = field(default_factory=dict)
+    tickets_by_status: dict[str, int] = field(default_factory=dict)
+    categories: dict[str, CategoryStats] = field(default_factory=_categories)
+
+    @property
+    def finished_alone(self) -> int:
+        return sum(g.finished for g in self.guides) - self.finished_with(None)
+
+    def finished_with(self, guide_id: str | None) -> int:
+        """Guides (one, or all with None) finished in a conversation that has a ticket."""
+        if guide_id is None:
+            return sum(self.finished_with_mediator.values())
+        return self.finished_with_mediator.get(guide_id, 0)
 
     @property
     def days(self) -> int:
@@ -113,11 +189,15 @@ class _Walks:
         self.finished: Counter[str] = Counter()
         self._inside: dict[str, str | None] = {}
         self._done: dict[str, str | None] = {}
+        self.completions: list[tuple[str, str]] = []  # (sender, guide), one per completion
+        self.last_finished: dict[str, str] = {}  # what the next satisfaction answer is about
 
     def marker(self, sender: str, guide: str, step: Any, completed: bool) -> None:
         if completed:
             if self._done.get(sender) != guide:
                 self.finished[guide] += 1
+                self.completions.append((sender, guide))
+                self.last_finished[sender] = guide
             self._done[sender] = guide
             self._inside[sender] = None
             return
@@ -140,7 +220,13 @@ class _Walks:
 
 
 def _read_tracker(
-    report: Report, tracker_db: Path, start: datetime, end: datetime, tz: tzinfo
+    report: Report,
+    tracker_db: Path,
+    start: datetime,
+    end: datetime,
+    tz: tzinfo,
+    category_of: Mapping[str, str],
+    ticket_senders: set[str],
 ) -> None:
     """Fill the tracker-store figures of `report` with the events of [start, end)."""
     tracker_db = Path(tracker_db)
@@ -183,6 +269,9 @@ def _read_tracker(
             name, value = data.get("name"), data.get("value")
             if name == FEEDBACK_SLOT and value in FEEDBACK_VALUES:
                 report.satisfaction[value] += 1
+                rated = walks.last_finished.get(sender)
+                category = _category(rated, category_of)
+                report.categories[category].satisfaction[value] += 1
             elif name == GUIDE_SLOT and value is None:
                 walks.left(sender)
 
@@ -192,40 +281,111 @@ def _read_tracker(
     report.guides = walks.stats()
     if report.visitor_messages:
         report.fallback_rate = report.fallbacks / report.visitor_messages
+    for guide in report.guides:
+        report.categories[_category(guide.guide_id, category_of)].started += guide.started
+    for sender, guide_id in walks.completions:
+        stats = report.categories[_category(guide_id, category_of)]
+        stats.finished += 1
+        if sender in ticket_senders:
+            report.finished_with_mediator[guide_id] = (
+                report.finished_with_mediator.get(guide_id, 0) + 1
+            )
+            stats.finished_with_mediator += 1
+        else:
+            stats.finished_alone += 1
 
 
-def _read_tickets(report: Report, store: TicketStore, start: datetime, end: datetime) -> None:
+def _category(guide_id: str | None, category_of: Mapping[str, str]) -> str:
+    found = category_of.get(guide_id or "", UNCLASSIFIED)
+    return found if found in COOP_CATEGORIES else UNCLASSIFIED
+
+
+def _resolved_after(ticket: Ticket) -> float | None:
+    """Seconds from the ticket's creation to the event that made it « résolu »; None when
+    the audit trail has no such event."""
+    moments = [e.at for e in ticket.events if e.action == "status" and e.to_status == RESOLVED]
+    if not moments:
+        return None
+    delay = datetime.fromisoformat(moments[-1]) - datetime.fromisoformat(ticket.created_at)
+    return max(delay.total_seconds(), 0.0)
+
+
+def _read_tickets(
+    report: Report,
+    store: TicketStore,
+    start: datetime,
+    end: datetime,
+    category_of: Mapping[str, str],
+) -> set[str]:
+    """Fill the ticket figures of `report`; return the conversations that made a ticket."""
     # The store filters on UTC days: ask one day more on each side, then keep the tickets
     # whose local creation time falls in the period.
     since, until = report.since - timedelta(days=1), report.until + timedelta(days=1)
+    senders: set[str] = set()
     seen = 0
     while page := store.list(since=since, until=until, limit=TICKET_PAGE, offset=seen):
         seen += len(page)
-        for ticket in page:
-            if start <= datetime.fromisoformat(ticket.created_at) < end:
-                report.handoffs_by_reason[ticket.reason] = (
-                    report.handoffs_by_reason.get(ticket.reason, 0) + 1
-                )
-                channel = _channel(ticket.channel)
-                report.tickets_by_channel[channel] += 1
+        for listed in page:
+            if not start <= datetime.fromisoformat(listed.created_at) < end:
+                continue
+            # `list` leaves the audit trail out; `get` reads it. A ticket purged in between
+            # is still counted, without its delay.
+            ticket = store.get(listed.id) or listed
+            senders.add(ticket.sender_id)
+            report.handoffs_by_reason[ticket.reason] = (
+                report.handoffs_by_reason.get(ticket.reason, 0) + 1
+            )
+            channel = _channel(ticket.channel)
+            report.tickets_by_channel[channel] += 1
+            # Statuses this module does not know (a newer workflow) are counted as they are.
+            report.tickets_by_status[ticket.status] = (
+                report.tickets_by_status.get(ticket.status, 0) + 1
+            )
+            resolved = ticket.status == RESOLVED
+            delay = _resolved_after(ticket) if resolved else None
+            report.resolution.add(delay, resolved)
+            report.resolution_by_channel[channel].add(delay, resolved)
+            if channel == "kiosk":
+                kiosk = getattr(ticket, "kiosk", None) or ""
+                report.resolution_by_kiosk.setdefault(kiosk, Resolution()).add(delay, resolved)
+            category = _category(ticket.guide_id, category_of)
+            report.categories[category].tickets.add(delay, resolved)
         if len(page) < TICKET_PAGE:
             break
+    return senders
 
 
 def build_report(
-    tracker_db: Path, store: TicketStore, since: date, until: date, tz: tzinfo
+    tracker_db: Path,
+    store: TicketStore,
+    since: date,
+    until: date,
+    tz: tzinfo,
+    categories: Mapping[str, str] | None = None,
 ) -> Report:
     """The activity of the local days `since` to `until`, both included.
 
+    `categories` maps guide ids to their La Coop category (`Guide.coop_category`); a guide
+    missing there, and a ticket without a guide, count as « sans thématique ».
     A missing tracker store (or one without its `events` table) gives zero conversations;
     the hand-offs are still counted from the tickets."""
     if since > until:
         raise ValueError(f"since ({since}) is after until ({until})")
     report = Report(since, until)
+    category_of = categories or {}
     start, end = _bounds(since, until, tz)
-    _read_tracker(report, tracker_db, start, end, tz)
-    _read_tickets(report, store, start, end)
+    senders = _read_tickets(report, store, start, end, category_of)
+    _read_tracker(report, tracker_db, start, end, tz, category_of, senders)
     return report
+
+
+def category_labels() -> list[tuple[str, str]]:
+    """(id, label) of the report's category rows: La Coop's ten, then « sans thématique »."""
+    return [*COOP_CATEGORIES.items(), (UNCLASSIFIED, UNCLASSIFIED_LABEL)]
+
+
+def kiosk_label(name: str) -> str:
+    return name or UNNAMED_KIOSK_LABEL
 
 
 # --- period ---------------------------------------------------------------------------------
@@ -283,13 +443,6 @@ def parse_period(since: str | None, until: str | None, today: date) -> tuple[dat
 # --- CSV ------------------------------------------------------------------------------------
 
 
-def _safe(value: Any) -> Any:
-    # A cell starting with one of these would run as a formula in a spreadsheet.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def format_rate(rate: float | None) -> str:
     """A rate as a French percentage ('12,5 %'); '' when there is none."""
     if rate is None:
@@ -297,37 +450,121 @@ def format_rate(rate: float | None) -> str:
     return f"{rate * 100:.1f}".replace(".", ",") + " %"
 
 
-def report_csv(report: Report, file: TextIO) -> None:
-    """The report as CSV sections, each with its own header line, separated by an empty line:
-    indicators, guides, hand-offs by reason, channels, satisfaction, hours."""
-    writer = csv.writer(file)
+def format_delay(seconds: float | None) -> str:
+    """A delay as a mediator says it: « 45 min », « 3 h 05 », « 2 j 4 h »; '' for None."""
+    if seconds is None:
+        return ""
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d}"
+    days, hours = divmod(hours, 24)
+    return f"{days} j {hours} h"
 
-    def section(
-        header: tuple[str, ...], rows: list[tuple[Any, ...]], *, last: bool = False
-    ) -> None:
-        writer.writerow(header)
-        writer.writerows([_safe(cell) for cell in row] for row in rows)
+
+def _hours(seconds: float | None) -> float | None:
+    # Spreadsheets sum and average hours better than « 3 h 05 ».
+    return None if seconds is None else round(seconds / 3600, 2)
+
+
+def _resolution_cells(resolution: Resolution) -> tuple[Any, ...]:
+    return (
+        resolution.created,
+        resolution.resolved,
+        _hours(resolution.median),
+        _hours(resolution.mean),
+    )
+
+
+RESOLUTION_HEADERS = (
+    "tickets",
+    "tickets résolus",
+    "délai médian de résolution (heures)",
+    "délai moyen de résolution (heures)",
+)
+
+
+def report_csv(report: Report, file: TextIO, titles: Mapping[str, str] | None = None) -> None:
+    """The report as CSV for a French spreadsheet (`;`, BOM, French headers, local dates):
+    sections each with their header line, separated by an empty line. `titles` names the
+    guides (by id) in the guides section."""
+    out = FrenchCsv(file)
+    titles = titles or {}
+
+    def section(header: tuple[str, ...], rows: list[tuple[Any, ...]], *, last: bool = False):
+        out.row(header)
+        out.rows(rows)
         if not last:
-            writer.writerow([])
+            out.blank()
 
+    total = report.resolution
     section(
         ("indicateur", "valeur"),
         [
-            ("début de la période", report.since.isoformat()),
-            ("fin de la période", report.until.isoformat()),
+            ("début de la période", report.since),
+            ("fin de la période", report.until),
             ("conversations", report.conversations),
             ("messages des visiteurs", report.visitor_messages),
             ("messages non compris ou hors sujet", report.fallbacks),
             ("taux de messages non compris", format_rate(report.fallback_rate)),
             ("guides démarrés", sum(g.started for g in report.guides)),
             ("guides terminés", sum(g.finished for g in report.guides)),
+            ("guides terminés en autonomie", report.finished_alone),
+            ("guides terminés avec un médiateur", report.finished_with(None)),
+            ("guide utile : oui", report.satisfaction.get("yes", 0)),
+            ("guide utile : non", report.satisfaction.get("no", 0)),
             ("transmissions à un médiateur", report.handoffs),
+            ("tickets résolus", total.resolved),
+            ("délai médian de résolution (heures)", _hours(total.median)),
+            ("délai moyen de résolution (heures)", _hours(total.mean)),
         ],
     )
     section(
-        ("guide", "démarrés", "terminés", "taux"),
+        (
+            "thématique (La Coop)",
+            "guides démarrés",
+            "guides terminés",
+            "terminés en autonomie",
+            "terminés avec un médiateur",
+            "guide utile : oui",
+            "guide utile : non",
+            *RESOLUTION_HEADERS,
+        ),
         [
-            (g.guide_id, g.started, g.finished, format_rate(g.completion_rate))
+            (
+                label,
+                c.started,
+                c.finished,
+                c.finished_alone,
+                c.finished_with_mediator,
+                c.satisfaction.get("yes", 0),
+                c.satisfaction.get("no", 0),
+                *_resolution_cells(c.tickets),
+            )
+            for key, label in category_labels()
+            for c in (report.categories[key],)
+        ],
+    )
+    section(
+        (
+            "guide",
+            "démarrés",
+            "terminés",
+            "terminés en autonomie",
+            "terminés avec un médiateur",
+            "taux",
+        ),
+        [
+            (
+                titles.get(g.guide_id, g.guide_id),
+                g.started,
+                g.finished,
+                g.finished - report.finished_with(g.guide_id),
+                report.finished_with(g.guide_id),
+                format_rate(g.completion_rate),
+            )
             for g in report.guides
         ],
     )
@@ -339,19 +576,22 @@ def report_csv(report: Report, file: TextIO) -> None:
         ],
     )
     section(
-        ("canal", "conversations", "tickets"),
+        ("canal", "conversations", *RESOLUTION_HEADERS),
         [
             (
                 CHANNEL_LABELS.get(channel, channel),
                 report.channels.get(channel, 0),
-                report.tickets_by_channel.get(channel, 0),
+                *_resolution_cells(report.resolution_by_channel[channel]),
             )
             for channel in CHANNELS
         ],
     )
     section(
-        ("guide utile ?", "réponses"),
-        [(FEEDBACK_LABELS.get(k, k), n) for k, n in report.satisfaction.items()],
+        ("borne", *RESOLUTION_HEADERS),
+        [
+            (kiosk_label(name), *_resolution_cells(resolution))
+            for name, resolution in sorted(report.resolution_by_kiosk.items())
+        ],
     )
     section(
         ("heure", "messages des visiteurs"),
@@ -376,8 +616,21 @@ def _length(value: float, top: float, room: float) -> float:
     return room * min(value, top) / top
 
 
-def _shorten(label: str, chars: int) -> str:
-    return label if len(label) <= chars else label[: max(chars - 1, 1)] + "…"
+# Chart text is never smaller than this (px in the SVG's own units; the page never scales a
+# chart down, see sheet.css) and labels are never cut: a long one wraps over lines.
+FONT_SIZE = 14
+LINE_HEIGHT = 18
+# A generous width per character at FONT_SIZE (DejaVu Sans, the widest common fallback, runs
+# about 0.6 em on average), so that a wrapped line always fits its column.
+CHAR_WIDTH = 0.66 * FONT_SIZE
+
+
+def wrap_label(label: str, width: float) -> list[str]:
+    """`label` over as many lines as it takes to fit `width` px; words longer than a line
+    are split, nothing is dropped."""
+    chars = max(int(width // CHAR_WIDTH), 4)
+    lines = textwrap.wrap(label, chars, break_long_words=True, break_on_hyphens=False)
+    return lines or [""]
 
 
 def _open_svg(
@@ -393,7 +646,7 @@ def _open_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
         f' viewBox="0 0 {width} {height}" role="img"'
         f' aria-labelledby="{base}-title {base}-desc"'
-        f' font-family="{escape(FONT)}" font-size="14">',
+        f' font-family="{escape(FONT)}" font-size="{FONT_SIZE}">',
         f'<title id="{base}-title">{escape(title)}</title>',
         f'<desc id="{base}-desc">{escape(description)}</desc>',
     ]
@@ -412,10 +665,12 @@ def svg_bar_chart(
     *,
     title: str,
     description: str,
-    width: int = 640,
+    width: int = 720,
     bar_height: int = 28,
+    label_width: int = 300,
 ) -> str:
-    """Horizontal bars, one per label, with the value at the end of each bar."""
+    """Horizontal bars, one per label, with the value at the end of each bar. Labels sit in
+    a column of `label_width` px, wrapped over lines when longer."""
     if len(labels) != len(values):
         raise ValueError("labels and values must have the same length")
     if not labels:
@@ -424,32 +679,37 @@ def svg_bar_chart(
         parts += [_no_data(width / 2, height / 2), "</svg>"]
         return "\n".join(parts)
 
-    pad, gap = 8, 8
-    label_width = min(240, width * 2 // 5)
+    pad, gap, space = 8, 10, 8
     value_width = 64
-    room = max(width - label_width - value_width - 2 * pad, 1)
-    row = bar_height + gap
-    height = 2 * pad + len(labels) * row - gap
+    room = max(width - label_width - value_width - 2 * pad - space, 1)
+    wrapped = [wrap_label(label, label_width - space) for label in labels]
+    rows = [max(bar_height, len(lines) * LINE_HEIGHT) for lines in wrapped]
+    height = 2 * pad + sum(rows) + gap * (len(rows) - 1)
     top = max((v for v in values if math.isfinite(v)), default=0)
-    chars = max(label_width // 8, 4)
 
     parts = _open_svg("bars", width, height, title, description, labels, values)
-    for index, (label, value) in enumerate(zip(labels, values, strict=True)):
-        y = pad + index * row
-        middle = y + bar_height / 2
+    y = pad
+    for label, lines, row, value in zip(labels, wrapped, rows, values, strict=True):
+        middle = y + row / 2
         length = _length(value, top, room)
         x = pad + label_width
+        first = middle - (len(lines) - 1) * LINE_HEIGHT / 2
+        spans = "".join(
+            f'<tspan x="{x - space}" y="{first + i * LINE_HEIGHT:g}">{escape(line)}</tspan>'
+            for i, line in enumerate(lines)
+        )
         parts += [
             "<g>",
             f"<title>{escape(label)} : {escape(_number(value))}</title>",
-            f'<text x="{x - 8}" y="{middle:g}" text-anchor="end" dominant-baseline="middle"'
-            f' fill="{TEXT_COLOUR}">{escape(_shorten(label, chars))}</text>',
-            f'<rect class="bar" x="{x}" y="{y}" width="{length:.1f}" height="{bar_height}"'
-            f' fill="{BAR_COLOUR}"/>',
-            f'<text x="{x + length + 6:.1f}" y="{middle:g}" dominant-baseline="middle"'
-            f' fill="{TEXT_COLOUR}">{escape(_number(value))}</text>',
+            f'<text class="label" x="{x - space}" y="{first:g}" text-anchor="end"'
+            f' dominant-baseline="middle" fill="{TEXT_COLOUR}">{spans}</text>',
+            f'<rect class="bar" x="{x}" y="{middle - bar_height / 2:g}" width="{length:.1f}"'
+            f' height="{bar_height}" fill="{BAR_COLOUR}"/>',
+            f'<text class="value" x="{x + length + 6:.1f}" y="{middle:g}"'
+            f' dominant-baseline="middle" fill="{TEXT_COLOUR}">{escape(_number(value))}</text>',
             "</g>",
         ]
+        y += row + gap
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -458,8 +718,8 @@ def svg_hours_chart(counts: list[int], *, title: str, description: str) -> str:
     """24 vertical bars, one per hour of the day, labelled every 3 hours."""
     if len(counts) != 24:
         raise ValueError("counts must hold one value per hour (24)")
-    width, height = 640, 220
-    left, right, top_pad, bottom = 16, 16, 24, 32
+    width, height = 720, 230
+    left, right, top_pad, bottom = 16, 16, 26, 34
     slot = (width - left - right) / 24
     bar_width = slot * 0.7
     room = height - top_pad - bottom
@@ -480,12 +740,12 @@ def svg_hours_chart(counts: list[int], *, title: str, description: str) -> str:
         if count > 0:
             parts.append(
                 f'<text x="{middle:.1f}" y="{base - length - 4:.1f}" text-anchor="middle"'
-                f' font-size="11" fill="{TEXT_COLOUR}">{count}</text>'
+                f' fill="{TEXT_COLOUR}">{count}</text>'
             )
         if hour % 3 == 0:
             parts.append(
                 f'<text x="{middle:.1f}" y="{base + 20}" text-anchor="middle"'
-                f' font-size="12" fill="{TEXT_COLOUR}">{hour} h</text>'
+                f' fill="{TEXT_COLOUR}">{hour} h</text>'
             )
         parts.append("</g>")
     parts.append(

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import builtins
-import csv
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -21,10 +21,20 @@ from typing import Any, TextIO
 from sqlite_utils import Database
 
 from bot.settings import Settings, get_settings
+from bot.spreadsheet import FrenchCsv, local_time
 from bot.sqlite_store import Connect, SQLiteStore
-from bot.transcript import REASON_LABELS, purge_conversations
+from bot.transcript import REASON_LABELS, purge_conversations, readable
 
-STATUSES: tuple[str, ...] = ("nouveau", "en_cours", "resolu", "abandonne")
+STATUSES: tuple[str, ...] = (
+    "nouveau",
+    "en_cours",
+    "a_rappeler",
+    "injoignable",
+    "resolu",
+    "abandonne",
+)
+# The statuses of migrations 1 to 3, which the CHECK constraint of those databases allows.
+_STATUSES_V1: tuple[str, ...] = ("nouveau", "en_cours", "resolu", "abandonne")
 CLOSED_STATUSES: tuple[str, ...] = ("resolu", "abandonne")
 CHANNELS: tuple[str, ...] = ("kiosk", "widget", "other")
 REASONS: tuple[str, ...] = ("asked", "stuck", "not_understood", "not_covered")
@@ -37,7 +47,16 @@ ACTIONS: tuple[str, ...] = (
     "contact_erased",
     "export",
     "seen",
+    "call",
 )
+# How a call-back attempt ended, as the mediator records it.
+CALL_OUTCOMES: tuple[str, ...] = ("answered", "no_answer", "voicemail", "wrong_number")
+CALL_OUTCOME_LABELS: dict[str, str] = {
+    "answered": "a répondu",
+    "no_answer": "pas de réponse",
+    "voicemail": "messagerie",
+    "wrong_number": "mauvais numéro",
+}
 MAX_NOTE_CHARS = 5000
 # Who the audit trail names for a ticket's creation: the bot, on the visitor's behalf.
 BOT_ACTOR = "guichet"
@@ -56,6 +75,9 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "contact_detail",
     "visitor_sentence",
     "summary",
+    "kiosk",
+    "assigned_to",
+    "next_call_at",
 )
 
 Clock = Callable[[], datetime]
@@ -100,7 +122,7 @@ def _migration_1(db: Database) -> None:
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'nouveau' CHECK (status IN {STATUSES!r}),
+            status TEXT NOT NULL DEFAULT 'nouveau' CHECK (status IN {_STATUSES_V1!r}),
             channel TEXT NOT NULL CHECK (channel IN {CHANNELS!r}),
             reason TEXT NOT NULL CHECK (reason IN {REASONS!r}),
             sender_id TEXT NOT NULL,
@@ -165,7 +187,104 @@ def _migration_3(db: Database) -> None:
     db.execute("ALTER TABLE tickets ADD COLUMN kiosk TEXT")
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1, _migration_2, _migration_3)
+def _migration_4(db: Database) -> None:
+    # Call-back workflow: two more statuses (the CHECK constraint of `tickets` must change,
+    # which SQLite can only do by rebuilding the table), the next call's date, and a log of
+    # call attempts. Runs inside the migration's transaction: all of it or nothing.
+    #
+    # Foreign keys are on and cannot be turned off inside a transaction, so dropping the old
+    # `tickets` would cascade into notes and events. Notes and events are therefore rebuilt
+    # too, pointing at the new table, before any old table is dropped; the renames then
+    # rewrite their REFERENCES clauses to `tickets`.
+    columns = (
+        "id, created_at, updated_at, status, channel, reason, sender_id, guide_id, step, steps,"
+        " contact_preference, contact_detail, visitor_sentence, summary, transcript,"
+        " assigned_to, seen_at, kiosk"
+    )
+    sequence = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tickets'").fetchone()
+    statements = (
+        f"""CREATE TABLE tickets_v4 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'nouveau' CHECK (status IN {STATUSES!r}),
+            channel TEXT NOT NULL CHECK (channel IN {CHANNELS!r}),
+            reason TEXT NOT NULL CHECK (reason IN {REASONS!r}),
+            sender_id TEXT NOT NULL,
+            guide_id TEXT,
+            step INTEGER,
+            steps INTEGER,
+            contact_preference TEXT NOT NULL CHECK (contact_preference IN {CONTACT_PREFERENCES!r}),
+            contact_detail TEXT,
+            visitor_sentence TEXT,
+            summary TEXT NOT NULL,
+            transcript TEXT NOT NULL DEFAULT '[]',
+            assigned_to TEXT,
+            seen_at TEXT,
+            kiosk TEXT,
+            next_call_at TEXT
+        )""",
+        f"INSERT INTO tickets_v4 ({columns}) SELECT {columns} FROM tickets",
+        """CREATE TABLE ticket_notes_v4 (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets_v4(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            author TEXT NOT NULL,
+            text TEXT NOT NULL,
+            internal INTEGER NOT NULL DEFAULT 1 CHECK (internal IN (0, 1))
+        )""",
+        "INSERT INTO ticket_notes_v4 SELECT id, ticket_id, created_at, author, text, internal"
+        " FROM ticket_notes",
+        """CREATE TABLE ticket_events_v4 (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets_v4(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT,
+            detail TEXT
+        )""",
+        "INSERT INTO ticket_events_v4 SELECT id, ticket_id, at, actor, action, from_status,"
+        " to_status, detail FROM ticket_events",
+        "DROP TABLE ticket_notes",
+        "DROP TABLE ticket_events",
+        "DROP TABLE tickets",
+        "ALTER TABLE tickets_v4 RENAME TO tickets",
+        "ALTER TABLE ticket_notes_v4 RENAME TO ticket_notes",
+        "ALTER TABLE ticket_events_v4 RENAME TO ticket_events",
+        "CREATE INDEX idx_tickets_status ON tickets(status)",
+        "CREATE INDEX idx_tickets_created_at ON tickets(created_at)",
+        "CREATE INDEX idx_tickets_sender_id ON tickets(sender_id)",
+        "CREATE INDEX idx_ticket_notes_ticket_id ON ticket_notes(ticket_id)",
+        "CREATE INDEX idx_ticket_events_ticket_id ON ticket_events(ticket_id)",
+        f"""CREATE TABLE call_attempts (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN {CALL_OUTCOMES!r}),
+            note TEXT
+        )""",
+        "CREATE INDEX idx_call_attempts_ticket_id ON call_attempts(ticket_id)",
+    )
+    for sql in statements:
+        db.execute(sql)
+    if sequence is not None:
+        # AUTOINCREMENT never gives a purged ticket's number again: keep the old counter,
+        # which may be above the highest id left.
+        db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'tickets'", [sequence[0]])
+    problems = db.execute("PRAGMA foreign_key_check").fetchall()
+    if problems:  # pragma: no cover - the copy keeps every id, so nothing can dangle
+        raise RuntimeError(f"tickets migration 4 left {len(problems)} dangling rows")
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (
+    _migration_1,
+    _migration_2,
+    _migration_3,
+    _migration_4,
+)
 
 
 # --- records --------------------------------------------------------------------------------
@@ -194,6 +313,16 @@ class TicketEvent:
 
 
 @dataclass
+class CallAttempt:
+    id: int
+    ticket_id: int
+    at: str
+    actor: str
+    outcome: str
+    note: str | None = None
+
+
+@dataclass
 class Ticket:
     id: int
     created_at: str
@@ -213,9 +342,11 @@ class Ticket:
     assigned_to: str | None = None
     seen_at: str | None = None
     kiosk: str | None = None
-    # Filled by `TicketStore.get` only; `list` leaves them empty to stay one query.
+    next_call_at: str | None = None
+    # Filled by `TicketStore.get` (and `export`) only; `list` leaves them empty.
     notes: list[Note] = field(default_factory=list)
     events: list[TicketEvent] = field(default_factory=list)
+    calls: list[CallAttempt] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Ticket:
@@ -444,16 +575,32 @@ class TicketStore(SQLiteStore):
         return None
 
     def set_status(
-        self, ticket_id: int, status: str, *, actor: str, note: str | None = None
+        self,
+        ticket_id: int,
+        status: str,
+        *,
+        actor: str,
+        note: str | None = None,
+        next_call: datetime | None = None,
     ) -> Ticket:
-        """Move a ticket to `status`; the audit trail keeps both ends, `note` goes to notes."""
+        """Move a ticket to `status`; the audit trail keeps both ends, `note` goes to notes.
+        `next_call` is when to call again (kept for « à rappeler » and « injoignable »,
+        cleared by any other status)."""
         _check_choice("status", status, STATUSES)
         _check_actor(actor)
         cleaned = self._clean_note(note) if note is not None else None
+        keeps_call = status in CALL_BACK_STATUSES
+        next_call_at = _iso(next_call) if next_call is not None and keeps_call else None
 
         def write(db: Database) -> None:
-            current = self._row(db, ticket_id)["status"]
+            row = self._row(db, ticket_id)
+            current = row["status"]
             now = self._now()
+            if next_call_at != row["next_call_at"] and (keeps_call or row["next_call_at"]):
+                db.execute(
+                    "UPDATE tickets SET next_call_at = ?, updated_at = ? WHERE id = ?",
+                    [next_call_at, now, ticket_id],
+                )
             if current != status:
                 db.execute(
                     "UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?",
@@ -474,6 +621,63 @@ class TicketStore(SQLiteStore):
 
         self._transact(write)
         return self._get_required(ticket_id)
+
+    def take(self, ticket_id: int, *, actor: str) -> str:
+        """« Je prends ce ticket »: `actor` follows it, and a new ticket moves to « en
+        cours », in one transaction. Returns the status before."""
+        _check_actor(actor)
+
+        def write(db: Database) -> str:
+            row = self._row(db, ticket_id)
+            now = self._now()
+            if row["assigned_to"] != actor:
+                db.execute(
+                    "UPDATE tickets SET assigned_to = ?, updated_at = ? WHERE id = ?",
+                    [actor, now, ticket_id],
+                )
+                self._event(
+                    db, ticket_id, "assigned", actor=actor, at=now, detail=row["assigned_to"]
+                )
+            if row["status"] == "nouveau":
+                db.execute(
+                    "UPDATE tickets SET status = 'en_cours', updated_at = ? WHERE id = ?",
+                    [now, ticket_id],
+                )
+                self._event(
+                    db,
+                    ticket_id,
+                    "status",
+                    actor=actor,
+                    at=now,
+                    from_status="nouveau",
+                    to_status="en_cours",
+                )
+            return str(row["status"])
+
+        return self._transact(write)
+
+    def record_call(
+        self, ticket_id: int, outcome: str, *, actor: str, note: str | None = None
+    ) -> CallAttempt:
+        """Log one call-back attempt (its time is now) in the ticket's call log."""
+        _check_choice("outcome", outcome, CALL_OUTCOMES)
+        _check_actor(actor)
+        cleaned = self._clean_note(note) if note and note.strip() else None
+
+        def write(db: Database) -> CallAttempt:
+            self._row(db, ticket_id)
+            now = self._now()
+            call_id = _insert(
+                db,
+                "call_attempts",
+                {"ticket_id": ticket_id, "at": now, "actor": actor, "outcome": outcome,
+                 "note": cleaned},
+            )  # fmt: skip
+            db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", [now, ticket_id])
+            self._event(db, ticket_id, "call", actor=actor, at=now, detail=outcome)
+            return CallAttempt(call_id, ticket_id, now, actor, outcome, cleaned)
+
+        return self._transact(write)
 
     def assign(self, ticket_id: int, *, actor: str) -> None:
         """The mediator `actor` takes the ticket."""
@@ -507,12 +711,29 @@ class TicketStore(SQLiteStore):
         _check_actor(actor)
 
         def write(db: Database) -> None:
-            self._row(db, ticket_id)
+            detail = self._row(db, ticket_id)["contact_detail"]
             now = self._now()
             db.execute(
-                "UPDATE tickets SET contact_detail = NULL, updated_at = ? WHERE id = ?",
+                "UPDATE tickets SET contact_detail = NULL, next_call_at = NULL, updated_at = ?"
+                " WHERE id = ?",
                 [now, ticket_id],
             )
+            # A mediator may have copied the number or the address into a call note or a
+            # note: it goes there too.
+            if detail:
+                for table, column in (("call_attempts", "note"), ("ticket_notes", "text")):
+                    for row in builtins.list(
+                        db.query(
+                            f"SELECT id, {column} FROM {table} WHERE ticket_id = ?", [ticket_id]
+                        )  # fmt: skip
+                    ):
+                        text = row[column]
+                        scrubbed = scrub_contact(text, detail) if text else text
+                        if scrubbed != text:
+                            db.execute(
+                                f"UPDATE {table} SET {column} = ? WHERE id = ?",
+                                [scrubbed, row["id"]],
+                            )
             self._event(db, ticket_id, "contact_erased", actor=actor, at=now)
 
         self._transact(write)
@@ -595,7 +816,48 @@ class TicketStore(SQLiteStore):
                     "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY id", [ticket_id]
                 )
             ]
+            ticket.calls = [
+                CallAttempt(**row)
+                for row in db.query(
+                    "SELECT * FROM call_attempts WHERE ticket_id = ? ORDER BY id", [ticket_id]
+                )
+            ]
         return ticket
+
+    def export(self, *, status: str | None = None) -> builtins.list[Ticket]:
+        """Every ticket (of `status`), newest first, with its notes and call attempts."""
+        found: builtins.list[Ticket] = []
+        while page := self.list(status=status, limit=EXPORT_PAGE, offset=len(found)):
+            found += page
+        by_id = {t.id: t for t in found}
+        with self._read() as db:
+            for row in db.query("SELECT * FROM ticket_notes ORDER BY id"):
+                if row["ticket_id"] in by_id:
+                    by_id[row["ticket_id"]].notes.append(
+                        Note(**{**row, "internal": bool(row["internal"])})
+                    )
+            for row in db.query("SELECT * FROM call_attempts ORDER BY id"):
+                if row["ticket_id"] in by_id:
+                    by_id[row["ticket_id"]].calls.append(CallAttempt(**row))
+        return found
+
+    def alerts(self, *, limit: int = 20) -> dict[str, Any]:
+        """What the open console needs to notice new tickets: the newest id, how many are
+        « nouveau », and the newest of those (the hand-offs at the desk among them)."""
+        with self._read() as db:
+            newest = db.execute("SELECT MAX(id) FROM tickets").fetchone()[0]
+            count = db.execute("SELECT COUNT(*) FROM tickets WHERE status = 'nouveau'").fetchone()[
+                0
+            ]
+            waiting = [
+                Ticket.from_row(row)
+                for row in db.query(
+                    "SELECT * FROM tickets WHERE status = 'nouveau'"
+                    " ORDER BY created_at DESC, id DESC LIMIT ?",
+                    [limit],
+                )
+            ]
+        return {"latest": int(newest or 0), "count": int(count), "tickets": waiting}
 
     def list(
         self,
@@ -606,13 +868,19 @@ class TicketStore(SQLiteStore):
         channel: str | None = None,
         since: date | None = None,
         until: date | None = None,
+        query: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> builtins.list[Ticket]:
         """Tickets newest first. `guide` matches a guide id or its theme ('impots');
-        `since` and `until` are days (UTC), both included."""
+        `since` and `until` are days (UTC), both included; `query` is a search (see
+        `_search`)."""
         where: builtins.list[str] = []
         params: builtins.list[Any] = []
+        if query and query.strip():
+            clause, values = _search(query)
+            where.append(clause)
+            params += values
         if status is not None:
             _check_choice("status", status, STATUSES)
             where.append("status = ?")
@@ -643,6 +911,8 @@ class TicketStore(SQLiteStore):
         # id breaks ties: several tickets can share one second.
         sql += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         with self._read() as db:
+            db.conn.create_function("guichet_plain", 1, plain_text, deterministic=True)
+            db.conn.create_function("guichet_said", 1, said_text, deterministic=True)
             return [Ticket.from_row(row) for row in db.query(sql, [*params, limit, offset])]
 
     def count_by_status(self) -> dict[str, int]:
@@ -706,37 +976,176 @@ class TicketStore(SQLiteStore):
             return {row["sender_id"] for row in db.query("SELECT sender_id FROM tickets")}
 
 
+# --- search ---------------------------------------------------------------------------------
+
+CALL_BACK_STATUSES: tuple[str, ...] = ("a_rappeler", "injoignable")
+
+
+def plain_text(text: Any) -> str:
+    """Lower case without accents, for searches that ignore both (« Impôt » finds « impot »)."""
+    if text is None:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", str(text).casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def said_text(transcript: Any) -> str:
+    """What was written in a stored conversation (its turns' texts), plain, for searches:
+    not its JSON keys and times, which every ticket has."""
+    try:
+        turns = json.loads(transcript or "[]")
+    except (TypeError, ValueError):
+        return ""
+    if not isinstance(turns, builtins.list):
+        return ""
+    return plain_text(" ".join(str(t.get("text") or "") for t in turns if isinstance(t, dict)))
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _digits(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone)
+    # +33 6 12… and 0033 6 12… are the French 06 12…
+    for prefix in ("0033", "33"):
+        if phone.lstrip().startswith(("+33", "0033")) and digits.startswith(prefix):
+            return "0" + digits[len(prefix) :]
+    return digits
+
+
+def _search(query: str) -> tuple[str, builtins.list[Any]]:
+    """One WHERE clause for a mediator's search: a ticket number (« 12 », « n° 12 »), a phone
+    number with any spacing (« 0612 34 56 78 »), an e-mail address, or words all found in
+    the summary, the visitor's sentence, the conversation or the kiosk's name (accents and
+    letter case ignored)."""
+    text = query.strip()[:200]
+    clauses: builtins.list[str] = []
+    params: builtins.list[Any] = []
+    number = re.fullmatch(r"(?:n°|no|#)?\s*(\d{1,9})", text, re.IGNORECASE)
+    if number:
+        clauses.append("id = ?")
+        params.append(int(number.group(1)))
+    if re.fullmatch(r"[+\d\s.\-/()]+", text) and len(_digits(text)) >= 4:
+        stripped = "contact_detail"
+        for sep in (" ", ".", "-", "/", "(", ")", "\u00a0"):
+            stripped = f"replace({stripped}, '{sep}', '')"
+        clauses.append(f"{stripped} LIKE ? ESCAPE '\\'")
+        params.append(_like(_digits(text)))
+    if "@" in text:
+        clauses.append("lower(contact_detail) LIKE ? ESCAPE '\\'")
+        params.append(_like(text.lower()))
+    words = [w for w in re.split(r"\s+", plain_text(text)) if w]
+    if words and not clauses:
+        haystack = (
+            "(guichet_plain(coalesce(summary, '') || ' ' || coalesce(visitor_sentence, '')"
+            " || ' ' || coalesce(kiosk, '') || ' ' || coalesce(contact_detail, ''))"
+            " || ' ' || guichet_said(transcript))"
+        )
+        clauses.append("(" + " AND ".join(f"{haystack} LIKE ? ESCAPE '\\'" for _ in words) + ")")
+        params += [_like(w) for w in words]
+    return "(" + " OR ".join(clauses) + ")", params
+
+
+def scrub_contact(text: str, detail: str) -> str:
+    """`text` without `detail` (a phone number in any spacing, or an e-mail address)."""
+    if "@" in detail:
+        return re.sub(re.escape(detail), "[contact effacé]", text, flags=re.IGNORECASE)
+    digits = _digits(detail)
+    if len(digits) < 4:
+        return text
+    # The same digits with any separators between them, « +33 6… » included.
+    body = r"[\s.\-/]*".join(re.escape(d) for d in digits[1:])
+    pattern = rf"(?:\+33|0033|{re.escape(digits[0])})[\s.\-/]*{body}"
+    return re.sub(pattern, "[contact effacé]", text)
+
+
 # --- exports --------------------------------------------------------------------------------
 
 
-# A cell starts wherever a spreadsheet may cut a line: at the start of the value, or after
-# any separator a spreadsheet might use (a French one splits on ";", whatever the file
-# says), possibly behind spaces or a quote. A formula character there gets an apostrophe,
-# which spreadsheets read as "this is text" and do not show.
-_FORMULA_START = re.compile(r"""(^|[;,\t\r\n])([\s"']*)(?=[=+\-@\t\r])""")
+# The columns of the CSV export, as a French spreadsheet shows them.
+CSV_HEADERS: tuple[str, ...] = (
+    "Numéro",
+    "Créé le",
+    "Modifié le",
+    "Statut",
+    "Canal",
+    "Borne",
+    "Motif",
+    "Démarche",
+    "Étape",
+    "Souhait",
+    "Contact",
+    "Phrase du visiteur",
+    "Résumé",
+    "Suivi par",
+    "Consulté",
+    "Prochain appel",
+    "Appels",
+    "Notes",
+)
 
 
-def _spreadsheet_safe(value: Any) -> Any:
-    # Visitors type these texts; a cell starting with one of these characters would run as a
-    # formula when a mediator opens the file in a spreadsheet (CSV injection).
-    if isinstance(value, str):
-        return _FORMULA_START.sub(r"\1\2'", value)
-    return value
+def _step_text(ticket: Ticket) -> str:
+    if ticket.step is None:
+        return ""
+    return f"{ticket.step} sur {ticket.steps}" if ticket.steps else str(ticket.step)
 
 
-def export_csv(tickets: Iterable[Ticket], file: TextIO) -> None:
-    """Tickets as CSV with a header line; the transcript is left out. Every cell is quoted,
-    so that a separator inside a value stays inside its cell."""
-    writer = csv.writer(file, quoting=csv.QUOTE_ALL)
-    writer.writerow(EXPORT_COLUMNS)
-    for ticket in tickets:
-        row = ticket.export_row()
-        writer.writerow([_spreadsheet_safe(row[name]) for name in EXPORT_COLUMNS])
+def call_line(call: CallAttempt) -> str:
+    """« 30/11/2026 14:05, pas de réponse (camille) : note »"""
+    line = f"{local_time(call.at)}, {CALL_OUTCOME_LABELS[call.outcome]} ({call.actor})"
+    return line + (f" : {call.note}" if call.note else "")
+
+
+def export_csv(
+    tickets: Iterable[Ticket], file: TextIO, *, titles: dict[str, str] | None = None
+) -> None:
+    """Tickets as a CSV file that opens cleanly in a French spreadsheet (BOM, `;`, French
+    headers and values, local time), with notes and call attempts (fill them with
+    `TicketStore.export`); the transcript is left out. `titles` names the guides."""
+    titles = titles or {}
+    writer = FrenchCsv(file)
+    writer.row(CSV_HEADERS)
+    for t in tickets:
+        guide = titles.get(t.guide_id, t.guide_id) if t.guide_id else ""
+        writer.row(
+            [
+                t.id,
+                local_time(t.created_at),
+                local_time(t.updated_at),
+                STATUS_LABELS[t.status],
+                CHANNEL_LABELS[t.channel],
+                t.kiosk,
+                REASON_LABELS[t.reason],
+                guide,
+                _step_text(t),
+                CONTACT_LABELS[t.contact_preference],
+                t.contact_detail,
+                t.visitor_sentence,
+                t.summary,
+                t.assigned_to,
+                t.seen_at is not None,
+                local_time(t.next_call_at),
+                "\n".join(call_line(c) for c in t.calls),
+                "\n".join(f"{local_time(n.created_at)} {n.author} : {n.text}" for n in t.notes),
+            ]
+        )
 
 
 def export_json(tickets: Iterable[Ticket], file: TextIO) -> None:
-    """Tickets as a JSON list, each with the CSV columns plus its transcript."""
-    data = [{**ticket.export_row(), "transcript": ticket.transcript} for ticket in tickets]
+    """Tickets as a JSON list, each with its technical columns, call attempts and transcript."""
+    data = [
+        {
+            **ticket.export_row(),
+            "calls": [
+                {"at": c.at, "actor": c.actor, "outcome": c.outcome, "note": c.note}
+                for c in ticket.calls
+            ],
+            "transcript": ticket.transcript,
+        }
+        for ticket in tickets
+    ]
     json.dump(data, file, ensure_ascii=False, indent=2)
     file.write("\n")
 
@@ -746,6 +1155,8 @@ def export_json(tickets: Iterable[Ticket], file: TextIO) -> None:
 STATUS_LABELS = {
     "nouveau": "nouveau",
     "en_cours": "en cours",
+    "a_rappeler": "à rappeler",
+    "injoignable": "injoignable",
     "resolu": "résolu",
     "abandonne": "abandonné",
 }
@@ -764,13 +1175,28 @@ ACTION_LABELS = {
     "contact_erased": "coordonnées effacées",
     "export": "exporté",
     "seen": "consulté",
+    "call": "appel",
 }
 EXPORT_PAGE = 500
 
 
 def _local(iso: str, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    # Stored in UTC; shown in the machine's time zone, the one the mediators live in.
-    return datetime.fromisoformat(iso).astimezone().strftime(fmt)
+    # Stored in UTC; shown in French local time, as the console and the exports show it.
+    return local_time(iso, fmt)
+
+
+def guide_titles(settings: Settings | None = None) -> dict[str, str]:
+    """Guide ids (and themes, such as 'impots') to the French titles of the catalogue."""
+    from bot.guides import load_catalogue
+
+    try:
+        catalogue = load_catalogue((settings or get_settings()).knowledge_dir)
+    except (OSError, ValueError):
+        # A guide file being edited must not stop the tickets from being read: ids then.
+        return {}
+    titles = {d: catalogue.domain_title(d) for d in catalogue.domains()}
+    titles.update({g.id: g.title for g in catalogue.guides.values()})
+    return titles
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -799,28 +1225,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_list(store: TicketStore, status: str | None, limit: int) -> int:
+def _print_list(store: TicketStore, status: str | None, limit: int, titles: dict[str, str]) -> int:
     tickets = store.list(status=status, limit=max(limit, 0))
     if not tickets:
         print("Aucun ticket.")
         return 0
     for t in tickets:
-        guide = t.guide_id or "sans guide"
+        guide = titles.get(t.guide_id, t.guide_id) if t.guide_id else "sans guide"
+        who = f" — suivi par {t.assigned_to}" if t.assigned_to else ""
         print(
-            f"#{t.id:<5} {_local(t.created_at)}  {STATUS_LABELS[t.status]:<10} "
-            f"{CHANNEL_LABELS[t.channel]:<9} {guide} — {REASON_LABELS[t.reason]}"
+            f"#{t.id:<5} {_local(t.created_at)}  {STATUS_LABELS[t.status]:<11} "
+            f"{CHANNEL_LABELS[t.channel]:<9} {guide} — {REASON_LABELS[t.reason]}{who}"
         )
     print(f"{len(tickets)} ticket(s) affiché(s).")
     return 0
 
 
-def _print_ticket(ticket: Ticket) -> None:
+def _print_ticket(ticket: Ticket, titles: dict[str, str]) -> None:
     print(f"Ticket {ticket.id} — {STATUS_LABELS[ticket.status]}")
     print(f"Créé le {_local(ticket.created_at)}, modifié le {_local(ticket.updated_at)}")
-    print(f"Canal : {CHANNEL_LABELS[ticket.channel]}")
+    channel = CHANNEL_LABELS[ticket.channel]
+    print(f"Canal : {channel}" + (f" ({ticket.kiosk})" if ticket.kiosk else ""))
     print(f"Motif : {REASON_LABELS[ticket.reason]}")
     if ticket.guide_id:
-        where = ticket.guide_id
+        where = titles.get(ticket.guide_id, ticket.guide_id)
         if ticket.step is not None and ticket.steps is not None:
             where += f", étape {ticket.step} sur {ticket.steps}"
         print(f"Démarche : {where}")
@@ -828,7 +1256,15 @@ def _print_ticket(ticket: Ticket) -> None:
     if ticket.contact_detail:
         contact += f" — {ticket.contact_detail}"
     print(f"Contact : {contact}")
-    print(f"Pris en charge par : {ticket.assigned_to or 'personne'}")
+    print(f"Suivi par : {ticket.assigned_to or 'personne'}")
+    if ticket.next_call_at:
+        print(f"Prochain appel : {_local(ticket.next_call_at)}")
+    print()
+    print("Appels")
+    if not ticket.calls:
+        print("  Aucun appel.")
+    for call in ticket.calls:
+        print(f"  {call_line(call)}")
     print()
     print("Résumé")
     print(f"  {ticket.summary}")
@@ -845,6 +1281,8 @@ def _print_ticket(ticket: Ticket) -> None:
         line = f"  {_local(event.at)} {event.actor} : {action}"
         if event.action == "status" and event.from_status and event.to_status:
             line += f" ({STATUS_LABELS[event.from_status]} → {STATUS_LABELS[event.to_status]})"
+        elif event.action == "call" and event.detail in CALL_OUTCOME_LABELS:
+            line += f" ({CALL_OUTCOME_LABELS[event.detail]})"
         elif event.detail:
             line += f" ({event.detail})"
         print(line)
@@ -852,9 +1290,11 @@ def _print_ticket(ticket: Ticket) -> None:
     print("Conversation")
     if not ticket.transcript:
         print("  Aucun message enregistré.")
-    for turn in ticket.transcript:
+    for turn in readable(ticket.transcript, titles):
         who = "Visiteur" if turn.get("who") == "visitor" else "Guichet"
         text = turn.get("text") or ""
+        if turn.get("pressed"):
+            text = f"[bouton] {text}"
         if turn.get("buttons"):
             text += " [" + " | ".join(turn["buttons"]) + "]"
         if not text and turn.get("marker"):
@@ -863,17 +1303,23 @@ def _print_ticket(ticket: Ticket) -> None:
         print(f"  {moment} {who} : {text.strip()}")
 
 
-def _export(store: TicketStore, fmt: str, output: Path | None, status: str | None) -> int:
-    tickets: builtins.list[Ticket] = []
-    while page := store.list(status=status, limit=EXPORT_PAGE, offset=len(tickets)):
-        tickets += page
-    writer = export_csv if fmt == "csv" else export_json
+def _export(
+    store: TicketStore, fmt: str, output: Path | None, status: str | None, titles: dict[str, str]
+) -> int:
+    tickets = store.export(status=status)
+
+    def write(file: TextIO) -> None:
+        if fmt == "csv":
+            export_csv(tickets, file, titles=titles)
+        else:
+            export_json(tickets, file)
+
     if output is None:
-        writer(tickets, sys.stdout)
+        write(sys.stdout)
     else:
         # newline="" lets the csv module write its own line endings.
         with output.open("w", encoding="utf-8", newline="") as file:
-            writer(tickets, file)
+            write(file)
     store.record_export([t.id for t in tickets], actor="cli", fmt=fmt)
     if output is not None:
         print(f"{len(tickets)} ticket(s) exporté(s) dans {output}.")
@@ -920,16 +1366,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     with TicketStore.open(settings) as store:
         if args.command == "list":
-            return _print_list(store, args.status, args.limit)
+            return _print_list(store, args.status, args.limit, guide_titles(settings))
         if args.command == "show":
             ticket = store.get(args.id)
             if ticket is None:
                 print(f"Ticket {args.id} introuvable.", file=sys.stderr)
                 return 1
-            _print_ticket(ticket)
+            _print_ticket(ticket, guide_titles(settings))
             return 0
         if args.command == "export":
-            return _export(store, args.format, args.output, args.status)
+            return _export(store, args.format, args.output, args.status, guide_titles(settings))
         return _purge(store, settings)
 
 

@@ -74,13 +74,18 @@ def _turn(type_name: str, timestamp: float | None, data: dict[str, Any]) -> dict
         intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name")
         return {"at": at, "who": "visitor", "text": text, "intent": intent}
     payload = data.get("data") or {}
-    buttons = [b["title"] for b in payload.get("buttons") or [] if b.get("title")]
+    pressable = [b for b in payload.get("buttons") or [] if isinstance(b, dict) and b.get("title")]
+    buttons = [b["title"] for b in pressable]
     custom = payload.get("custom")
     marker = custom if isinstance(custom, dict) and custom else None
     text = data.get("text") or ""
     if not text and marker is None and not buttons:
         return None
-    return {"at": at, "who": "bot", "text": text, "buttons": buttons, "marker": marker}
+    turn = {"at": at, "who": "bot", "text": text, "buttons": buttons, "marker": marker}
+    if pressable:
+        # Kept beside the titles so that a press can be shown by its label (`readable`).
+        turn["payloads"] = [str(b.get("payload") or "") for b in pressable]
+    return turn
 
 
 def read_transcript(tracker_db: Path, sender_id: str) -> list[dict[str, Any]]:
@@ -134,6 +139,109 @@ def conversation_transcript(
         if [key(t) for t in stored[-overlap:]] == [key(t) for t in live[:overlap]]:
             return stored + live[overlap:]
     return stored + live
+
+
+# --- a conversation as a mediator reads it --------------------------------------------------
+
+# What a button press says, by intent, when the buttons shown just before do not tell (old
+# tickets kept only the titles). The words are those of the buttons the bot shows.
+PAYLOAD_LABELS: dict[str, str] = {
+    "next_step": "Étape suivante",
+    "previous_step": "Étape précédente",
+    "repeat_step": "Répéter",
+    "step_detail": "Plus de détails",
+    "stuck": "Je bloque",
+    "stop_guide": "Arrêter",
+    "ask_human": "Parler à un médiateur",
+    "help": "Voir les démarches",
+    "affirm": "Oui",
+    "deny": "Non",
+    "retry_handoff": "Réessayer",
+    "greet": "Bonjour",
+    "goodbye": "Au revoir",
+    "thank": "Merci",
+    "not_clear": "Je ne comprends pas",
+    "not_covered": "Autre démarche",
+    "choose_contact": "Choix du contact",
+}
+CONTACT_CHOICE_LABELS: dict[str, str] = {
+    "desk": "À l'accueil, maintenant",
+    "phone": "Être rappelé par téléphone",
+    "email": "Recevoir une réponse par e-mail",
+    "later": "Revenir plus tard",
+}
+UNKNOWN_BUTTON = "Un bouton"
+_PAYLOAD = re.compile(r"^/([A-Za-z0-9_.\-]+)\s*(\{.*\})?\s*$", re.DOTALL)
+
+
+def _same_payload(a: str, b: str) -> bool:
+    """Payloads equal up to the spacing inside their JSON."""
+    if a.strip() == b.strip():
+        return True
+    first, second = _PAYLOAD.match(a.strip()), _PAYLOAD.match(b.strip())
+    if not first or not second or first.group(1) != second.group(1):
+        return False
+    try:
+        return bool(json.loads(first.group(2) or "{}") == json.loads(second.group(2) or "{}"))
+    except ValueError:
+        return False
+
+
+def payload_label(payload: str, titles: dict[str, str] | None = None) -> str | None:
+    """The French words of a button payload (« /next_step » → « Étape suivante »), or None
+    when `payload` is not one. `titles` maps guide ids to their titles (the catalogue)."""
+    found = _PAYLOAD.match(payload.strip())
+    if not found:
+        return None
+    name, extra = found.group(1), found.group(2)
+    titles = titles or {}
+    if name == "choose_contact" and extra:
+        try:
+            value = json.loads(extra).get("contact_preference")
+        except (ValueError, AttributeError):
+            value = None
+        if value in CONTACT_CHOICE_LABELS:
+            return CONTACT_CHOICE_LABELS[value]
+    if name in PAYLOAD_LABELS:
+        return PAYLOAD_LABELS[name]
+    if name in titles:
+        return titles[name]
+    if name.startswith("menu_"):
+        domain = name.removeprefix("menu_")
+        return f"Autre : {titles.get(domain, domain.replace('_', ' ').capitalize())}"
+    if "." in name:  # a guide this catalogue no longer has
+        return "Démarche : " + name.split(".", 1)[1].replace("_", " ")
+    return None
+
+
+def readable(
+    transcript: list[dict[str, Any]], titles: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The turns as a mediator reads them: a button press shows the label the visitor saw
+    (found among the buttons of the bot's message just before, else by its payload), with
+    `"pressed": True`; typed messages are unchanged. Works on tickets stored before buttons
+    kept their payloads."""
+    shown: list[dict[str, Any]] = []
+    previous: dict[str, Any] | None = None
+    for turn in transcript:
+        copy = dict(turn)
+        text = str(turn.get("text") or "")
+        if turn.get("who") == "visitor" and text.lstrip().startswith("/"):
+            label = None
+            if previous is not None:
+                for title, payload in zip(
+                    previous.get("buttons") or [], previous.get("payloads") or [], strict=False
+                ):
+                    if payload and _same_payload(payload, text):
+                        label = str(title)
+                        break
+            label = label or payload_label(text, titles)
+            if label is not None or _PAYLOAD.match(text.strip()):
+                copy.update(text=label or UNKNOWN_BUTTON, pressed=True)
+        if turn.get("who") == "bot":
+            previous = turn
+        shown.append(copy)
+    return shown
 
 
 def _shorten(text: str, limit: int) -> str:

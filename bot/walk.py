@@ -8,12 +8,14 @@ conversation logic can be tested without a server.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.guides import Catalogue, Guide
+from bot.orientation import Orientation, desk_help
 
 # Button payloads are intents, so they work on every channel.
 NEXT = "/next_step"
@@ -107,7 +109,7 @@ def _step_text(guide: Guide, number: int, *, with_detail: bool = False) -> str:
         lines.append(f"Attention : {step.warning}")
     if step.link:
         lines.append(f"Lien : {step.link.label} — {step.link.url}")
-    if step.valid_for:
+    if step.valid_for and not step.outdated:
         lines.append(
             f"(Information valable pour : {step.valid_for}. Vérifiez sur le site officiel.)"
         )
@@ -143,7 +145,8 @@ def show_step(
 
 
 def start_guide(catalogue: Catalogue, guide_id: str, state: WalkState) -> Reply:
-    guide = catalogue[guide_id]
+    # As of today: a step whose dated fact has expired is shown without the old date.
+    guide = catalogue[guide_id].as_of(catalogue.today())
     switching = state.guide_id not in (None, guide_id)
     lines = []
     if switching:
@@ -162,7 +165,7 @@ def start_guide(catalogue: Catalogue, guide_id: str, state: WalkState) -> Reply:
 
 def _current(catalogue: Catalogue, state: WalkState) -> Guide | None:
     if state.guide_id and state.step >= 1:
-        guide = catalogue.get(state.guide_id)
+        guide = catalogue.current(state.guide_id)
         if guide and state.step <= guide.step_count:
             return guide
     return None
@@ -380,14 +383,31 @@ def menu(
     )
 
 
-def fallback(catalogue: Catalogue, state: WalkState, reason: str, *, again: bool = False) -> Reply:
-    """The bot did not understand (`not_understood`) or has no guide (`not_covered`)."""
-    marker = {"fallback": reason}
-    if reason == "not_covered":
+def fallback(
+    catalogue: Catalogue,
+    state: WalkState,
+    reason: str,
+    *,
+    again: bool = False,
+    desk_open: bool | None = True,
+    hours: str = "",
+    orientation: Orientation | None = None,
+) -> Reply:
+    """The bot did not understand (`not_understood`) or has no guide (`not_covered`).
+
+    For `not_covered`, `desk_open` (bot.opening; None when unknown) and the desk's `hours`
+    choose where to send the visitor; with an `orientation` entry, the marker names it and
+    the text is only the offer of help (the entry's messages come first, see `orient`).
+    """
+    marker: dict[str, Any] = {"fallback": reason}
+    if reason == "not_covered" and orientation is not None:
+        marker["orientation"] = orientation.id
+        text = desk_help(desk_open, hours)
+    elif reason == "not_covered":
         text = (
             "Je n'ai pas encore de guide pour cette démarche.\n"
-            "Un médiateur numérique peut vous aider, à l'accueil.\n"
-            "Le site officiel service-public.gouv.fr explique aussi toutes les démarches."
+            "Le site officiel service-public.gouv.fr explique toutes les démarches.\n"
+            + desk_help(desk_open, hours)
         )
     elif again:
         text = (
@@ -409,6 +429,40 @@ def fallback(catalogue: Catalogue, state: WalkState, reason: str, *, again: bool
         buttons.append(Button("Voir les démarches", HELP))
     new_state = replace(state, handoff_offered=True, offer_reason=reason, pending_guide=None)
     return Reply((Message(text, tuple(buttons), marker),), new_state)
+
+
+def orient(
+    catalogue: Catalogue,
+    state: WalkState,
+    entry: Orientation,
+    *,
+    desk_open: bool | None = True,
+    hours: str = "",
+    today: dt.date | None = None,
+) -> Reply:
+    """A démarche without a guide but with an orientation entry: where to go, then help.
+
+    The reply is the `not_covered` fallback (same offer of a mediator, same hand-off reason)
+    preceded by the official service, what to have ready and the pitfall.
+    """
+    service = f"{entry.title} : je n'ai pas de guide pas à pas, mais voici où aller.\n"
+    service += entry.service
+    if entry.phone:
+        service += "\n" + entry.phone
+
+    # French writes a colon's continuation in lowercase (« À préparer : votre bail… »).
+    def after_colon(text: str) -> str:
+        return text if text.split()[0].isupper() else text[0].lower() + text[1:]
+
+    advice = f"À préparer : {after_colon(entry.prepare)}\nAttention : {after_colon(entry.pitfall)}"
+    if entry.in_person:
+        advice += f"\nSur place : {after_colon(entry.in_person)}"
+    if entry.stale(today):
+        advice += "\nCes informations peuvent avoir changé : vérifiez-les sur le site officiel."
+    help_reply = fallback(
+        catalogue, state, "not_covered", desk_open=desk_open, hours=hours, orientation=entry
+    )
+    return Reply((Message(service), Message(advice), *help_reply.messages), help_reply.state)
 
 
 @dataclass(frozen=True)

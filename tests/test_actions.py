@@ -20,6 +20,8 @@ from actions.guides import (
     ActionYesNo,
 )
 from actions.handoff import (
+    ActionAskContactConfirmed,
+    ActionAskContactDetail,
     ActionAskContactPreference,
     ActionAskHandoffConsent,
     ActionCancelHandoff,
@@ -185,7 +187,10 @@ async def validate(tracker, domain, slot, value):
     form = ValidateHandoffForm()
     dispatcher = CollectingDispatcher()
     method = getattr(form, f"validate_{slot}")
-    return method(value, dispatcher, tracker, domain), dispatcher.messages
+    result = method(value, dispatcher, tracker, domain)
+    if hasattr(result, "__await__"):
+        result = await result
+    return result, dispatcher.messages
 
 
 async def test_preference_answers(make_tracker, domain):
@@ -199,14 +204,79 @@ async def test_preference_answers(make_tracker, domain):
     assert result == {"contact_preference": None} and "pas compris" in said[0]["text"]
 
 
-async def test_a_bad_phone_gets_a_second_chance_then_the_desk(make_tracker, domain, data_dir):
+async def test_a_bad_phone_gets_another_chance_then_the_desk(make_tracker, domain, data_dir):
     tracker = make_tracker("choose_contact", {"contact_preference": "phone"})
     result, said = await validate(tracker, domain, "contact_detail", "06 12 34")
     assert result == {"contact_detail": None, "detail_tries": 1.0}
-    assert "ne semble pas correct" in said[0]["text"] and "Exemple" in said[0]["text"]
+    assert "ne semble pas correct." in said[0]["text"] and "écrivez-le" in said[0]["text"]
+    assert "Exemple" in said[0]["text"]
     again = make_tracker("choose_contact", {"contact_preference": "phone", "detail_tries": 1.0})
     result, said = await validate(again, domain, "contact_detail", "toujours pas")
+    assert result == {"contact_detail": None, "detail_tries": 2.0}
+    third = make_tracker("choose_contact", {"contact_preference": "phone", "detail_tries": 2.0})
+    result, said = await validate(third, domain, "contact_detail", "toujours pas")
     assert result["contact_preference"] == "later" and "accueil" in said[0]["text"]
+
+
+async def test_a_bad_address_is_told_in_the_feminine(make_tracker, domain, data_dir):
+    tracker = make_tracker("choose_contact", {"contact_preference": "email"})
+    _, said = await validate(tracker, domain, "contact_detail", "jean arobase")
+    assert "Cette adresse e-mail ne semble pas correcte." in said[0]["text"]
+    assert "écrivez-la encore" in said[0]["text"]
+
+
+async def test_the_detail_question_says_which_keyboard(make_tracker, domain):
+    for preference in ("phone", "email"):
+        tracker = make_tracker("choose_contact", {"contact_preference": preference})
+        messages, _ = await run(ActionAskContactDetail(), tracker, domain)
+        assert markers(messages) == [{"handoff": "contact_detail", "detail": preference}]
+
+
+async def test_the_detail_is_read_back_in_its_hidden_form(make_tracker, domain):
+    tracker = make_tracker("choose_contact", {"contact_preference": "phone",
+                                              "contact_detail": "06 •• •• •• 78"})  # fmt: skip
+    messages, _ = await run(ActionAskContactConfirmed(), tracker, domain)
+    assert messages[0]["text"] == "Vous avez écrit 06 •• •• •• 78. C'est bien ça ?"
+    assert [(b["title"], b["payload"]) for b in messages[0]["buttons"]][:2] == [
+        ("Oui, c'est bien ça", "/affirm"), ("Non, je corrige", "/deny")]  # fmt: skip
+    assert markers(messages) == [{"handoff": "confirm_detail"}]
+
+
+async def test_yes_at_the_read_back_goes_on(make_tracker, domain, data_dir):
+    result, said = await validate(make_tracker("affirm"), domain, "contact_confirmed", True)
+    assert result == {"contact_confirmed": True} and said == []
+
+
+async def test_no_at_the_read_back_forgets_the_detail_and_asks_again(
+    make_tracker, domain, data_dir
+):
+    with TicketStore.open() as store:
+        store.hold_contact("test", "phone", "0612345678")
+    tracker = make_tracker("deny", {"contact_preference": "phone", "detail_tries": None,
+                                    "contact_detail": "06 •• •• •• 78"})  # fmt: skip
+    result, said = await validate(tracker, domain, "contact_confirmed", False)
+    assert result == {"contact_detail": None, "contact_confirmed": None, "detail_tries": 1.0}
+    assert "efface" in said[0]["text"]
+    with TicketStore.open() as store:
+        assert store.peek_contact("test") is None
+    # The third wrong try (here after two) sends the visitor to the desk, as before.
+    last = make_tracker("deny", {"contact_preference": "phone", "detail_tries": 2.0})
+    result, said = await validate(last, domain, "contact_confirmed", False)
+    assert result["contact_preference"] == "later" and result["contact_detail"] is None
+    assert "accueil" in said[0]["text"]
+
+
+async def test_another_detail_typed_at_the_read_back_is_read_back(make_tracker, domain, data_dir):
+    with TicketStore.open() as store:
+        store.hold_contact("test", "email", "marie@exemple.fr")
+    typed = "non c'est [adresse e-mail]"
+    for intent, value in (("choose_contact", typed), ("deny", False)):
+        tracker = make_tracker(intent, {"contact_preference": "email"}, text=typed)
+        result, _ = await validate(tracker, domain, "contact_confirmed", value)
+        assert result == {"contact_detail": "m•••@exemple.fr", "contact_confirmed": None}
+    tracker = make_tracker("choose_contact", {"contact_preference": "email"})
+    result, said = await validate(tracker, domain, "contact_confirmed", "euh")
+    assert result == {"contact_confirmed": None} and "bouton" in said[0]["text"]
 
 
 async def test_a_held_phone_fills_the_slot_with_a_hidden_form(make_tracker, domain, data_dir):
@@ -214,18 +284,19 @@ async def test_a_held_phone_fills_the_slot_with_a_hidden_form(make_tracker, doma
         store.hold_contact("test", "phone", "0612345678")
     tracker = make_tracker("choose_contact", {"contact_preference": "phone"})
     result, _ = await validate(tracker, domain, "contact_detail", "[téléphone]")
-    assert result == {"contact_detail": "06 •• •• •• 78", "detail_tries": None}
+    assert result == {"contact_detail": "06 •• •• •• 78", "contact_confirmed": None}
 
 
 async def test_required_slots_skip_the_detail_for_the_desk(make_tracker, domain):
     form = ValidateHandoffForm()
-    slots = ["contact_preference", "contact_detail", "handoff_problem", "handoff_consent"]
+    slots = list(domain["forms"]["handoff_form"]["required_slots"])
+    assert slots.index("contact_confirmed") == slots.index("contact_detail") + 1
     desk = make_tracker("choose_contact", {"contact_preference": "desk"})
     phone = make_tracker("choose_contact", {"contact_preference": "phone"})
-    assert "contact_detail" not in await form.required_slots(slots, CollectingDispatcher(), desk,
-                                                             domain)  # fmt: skip
-    assert "contact_detail" in await form.required_slots(slots, CollectingDispatcher(), phone,
-                                                         domain)  # fmt: skip
+    asked = await form.required_slots(slots, CollectingDispatcher(), desk, domain)
+    assert "contact_detail" not in asked and "contact_confirmed" not in asked
+    asked = await form.required_slots(slots, CollectingDispatcher(), phone, domain)
+    assert "contact_detail" in asked and "contact_confirmed" in asked
 
 
 async def test_submit_with_consent_creates_the_ticket(make_tracker, domain, data_dir):
@@ -302,7 +373,13 @@ CONSENTED = {
     "handoff_consent": True,
     "handoff_reason": "asked",
 }
-FORM_SLOTS = ("contact_preference", "contact_detail", "handoff_problem", "handoff_consent")
+FORM_SLOTS = (
+    "contact_preference",
+    "contact_detail",
+    "contact_confirmed",
+    "handoff_problem",
+    "handoff_consent",
+)
 
 
 def make_tickets(count: int, sender: str | None = None) -> None:

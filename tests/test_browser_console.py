@@ -111,17 +111,17 @@ def test_a_mediator_follows_up_a_real_handoff(browser, running_stack):
 
     page.get_by_label("Note interne").fill("Rendez-vous pris jeudi à 10 h.")
     page.get_by_role("button", name="Ajouter la note").click()
-    page.wait_for_url(f"{web}/mediation/tickets/{ticket_id}")
+    page.wait_for_url(f"{web}/mediation/tickets/{ticket_id}?fait=note")
     assert page.get_by_text("Rendez-vous pris jeudi à 10 h.").is_visible()
     page.get_by_label("Nouveau statut").select_option("resolu")
     page.get_by_label("Note de résolution (facultative)").fill("Paiement fait ensemble.")
     page.get_by_role("button", name="Changer le statut").click()
-    page.wait_for_url(f"{web}/mediation/tickets/{ticket_id}")
+    page.wait_for_url(f"{web}/mediation/tickets/{ticket_id}?fait=statut")
     assert "Résolu" in page.locator("h1").inner_text()
 
     page.goto(f"{web}/mediation/report")
-    assert page.locator("svg[role=img]").count() == 3
-    asked = page.locator("table").first.inner_text()
+    assert page.locator("svg[role=img]").count() == 4
+    asked = page.locator("table", has_text="Guides démarrés et terminés").inner_text()
     assert "Payer" in asked or "paiement" in asked.lower()
     check_accessibility(page, "report")
     page.goto(f"{web}/mediation/guides")

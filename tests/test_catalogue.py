@@ -3,13 +3,13 @@ stay in step: a catalogue id without a guide, an intent or training examples fai
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from pathlib import Path
 
 import pytest
 import yaml
 
+from bot.contract import catalogue_waves, contract_path
 from bot.settings import ROOT, get_settings
 
 NLU_DIR = ROOT / "bot" / "data" / "nlu"
@@ -17,12 +17,10 @@ RULES_DIR = ROOT / "bot" / "data" / "rules"
 MIN_GUIDE_EXAMPLES = 25
 
 
-def contract_ids() -> list[str]:
-    contract = get_settings().shared_dir / "docs" / "contract.md"
+def contract_waves() -> tuple[list[str], list[str]]:
+    contract = contract_path(get_settings().shared_dir)
     assert contract.exists(), f"the product contract is missing: {contract}"
-    text = contract.read_text(encoding="utf-8")
-    section = text.split("## Guide catalogue", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^\|\s*`([a-z_]+\.[a-z_]+)`\s*\|", section, flags=re.MULTILINE)
+    return catalogue_waves(contract)
 
 
 def nlu_examples() -> dict[str, list[str]]:
@@ -47,11 +45,18 @@ def rule_intents() -> set[str]:
     return intents
 
 
-CONTRACT_IDS = contract_ids()
+FIRST_WAVE, SECOND_WAVE = contract_waves()
+CONTRACT_IDS = FIRST_WAVE + SECOND_WAVE
 
 
-def test_contract_lists_the_17_guides():
-    assert len(CONTRACT_IDS) == 17
+def test_contract_lists_both_waves_of_the_catalogue():
+    assert len(FIRST_WAVE) == 17 and len(SECOND_WAVE) == 13
+    assert not set(FIRST_WAVE) & set(SECOND_WAVE)
+
+
+def test_the_catalogue_holds_both_waves_and_at_least_30_guides(catalogue):
+    assert set(CONTRACT_IDS) <= set(catalogue.ids)
+    assert len(catalogue.ids) >= 30
 
 
 @pytest.mark.parametrize("guide_id", CONTRACT_IDS)
@@ -108,3 +113,25 @@ def test_no_evaluation_sentence_in_training_data():
         if _fold(row.partition("\t")[2]) in training
     ]
     assert copied == [], f"evaluation sentences found in training data: {copied}"
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in (ROOT / "knowledge").glob("*.yml") if not p.name.startswith("_"))
+)
+def test_every_guide_file_names_a_la_coop_category(path: Path):
+    from bot.guides import COOP_CATEGORIES
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert data.get("coop_category") in COOP_CATEGORIES, f"{path.name}: {data.get('coop_category')}"
+
+
+def test_the_check_command_passes_on_the_knowledge_folder():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.guides", "check", str(ROOT / "knowledge")],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 problems" in done.stdout

@@ -87,13 +87,15 @@ def test_stuck_twice_then_yes_hands_off_with_reason_stuck(bot_url, store):
 def test_phone_is_validated_and_kept_in_the_ticket_only(bot_url, store, running_stack):
     sender = new_sender()
     send(bot_url, sender, "un humain svp")
-    assert handoff_marker(send(bot_url, sender, "par téléphone"))["handoff"] == "contact_detail"
+    asked = handoff_marker(send(bot_url, sender, "par téléphone"))
+    assert asked == {"handoff": "contact_detail", "detail": "phone"}
     bad = send(bot_url, sender, "06 12 34")
     assert "ne semble pas correct" in bad[0]["text"]
     assert handoff_marker(bad)["handoff"] == "contact_detail"  # asked again: a second chance
-    assert handoff_marker(send(bot_url, sender, "c'est le 06.98.76.54.32"))["handoff"] == (
-        "problem"
-    )
+    read_back = send(bot_url, sender, "c'est le 06.98.76.54.32")
+    assert handoff_marker(read_back) == {"handoff": "confirm_detail"}
+    assert read_back[0]["text"] == "Vous avez écrit 06 98 76 54 32. C'est bien ça ?"
+    assert handoff_marker(send(bot_url, sender, "/affirm"))["handoff"] == "problem"
     send(bot_url, sender, "Passer")
     created = handoff_marker(send(bot_url, sender, "/affirm"))
     ticket = store.get(created["ticket"])
@@ -108,8 +110,10 @@ def test_phone_is_validated_and_kept_in_the_ticket_only(bot_url, store, running_
 def test_refused_consent_keeps_no_contact(bot_url, store):
     sender = new_sender()
     send(bot_url, sender, "je voudrais une vraie personne")
-    send(bot_url, sender, "par mail")
-    send(bot_url, sender, "mon adresse est prenom.nom@exemple.fr")
+    assert handoff_marker(send(bot_url, sender, "par mail"))["detail"] == "email"
+    read_back = send(bot_url, sender, "mon adresse est prenom.nom@exemple.fr")
+    assert "Vous avez écrit prenom.nom@exemple.fr." in read_back[0]["text"]
+    send(bot_url, sender, "oui c'est bien ça")
     send(bot_url, sender, "non")
     declined = send(bot_url, sender, "non")
     assert handoff_marker(declined)["handoff"] == "declined"
@@ -162,7 +166,8 @@ def phone_form_until_consent(url: str, sender: str, sentence: str) -> None:
     assert handoff_marker(send(url, sender, "par téléphone", metadata=KIOSK))["handoff"] == (
         "contact_detail"
     )
-    assert handoff_marker(send(url, sender, PHONE, metadata=KIOSK))["handoff"] == "problem"
+    assert handoff_marker(send(url, sender, PHONE, metadata=KIOSK))["handoff"] == ("confirm_detail")
+    assert handoff_marker(send(url, sender, "oui", metadata=KIOSK))["handoff"] == "problem"
     assert handoff_marker(send(url, sender, sentence, metadata=KIOSK))["handoff"] == "consent"
 
 
@@ -228,7 +233,7 @@ def test_a_read_only_ticket_database_loses_nothing(bot_url, store, running_stack
     later = new_sender()
     send(bot_url, later, "un humain svp")
     send(bot_url, later, "par téléphone")
-    assert handoff_marker(send(bot_url, later, "06 11 22 33 44"))["handoff"] == "problem"
+    assert handoff_marker(send(bot_url, later, "06 11 22 33 44"))["handoff"] == "confirm_detail"
     assert store.peek_contact(later) == ("phone", "0611223344")
 
 
@@ -267,3 +272,94 @@ def test_secrets_never_reach_any_file(bot_url, running_stack):
         for form in forms:
             assert form.encode() not in content, f"{name} found under DATA_DIR"
     assert b"Azerty123" not in content
+
+
+# --- the contact detail read back before consent ---------------------------------------------
+
+READ_BACK_PHONE = "07 61 23 45 89"
+CORRECTED_PHONE = "06 55 44 33 22"
+
+
+def spellings(phone: str) -> list[str]:
+    digits = phone.replace(" ", "")
+    return [phone, digits, ".".join(phone.split()), f"+33 {digits[1]} {phone[3:]}"]
+
+
+@pytest.fixture(scope="module")
+def debug_stack(tmp_path_factory):
+    """A stack of its own logging at DEBUG (Rasa's debug lines carry every message and
+    slot), with a DATA_DIR nothing else writes to."""
+    from bot.settings import Settings
+    from bot.stack import MODEL_NAME, Stack, free_port
+
+    settings = Settings.from_env()
+    assert (settings.model_dir / MODEL_NAME).exists(), "no trained model: run `make train`"
+    values = {
+        **settings.values,
+        "DATA_DIR": str(tmp_path_factory.mktemp("read-back-var")),
+        "LOG_LEVEL": "DEBUG",
+    }
+    started = Stack(Settings(values), bot_port=free_port(), actions_port=free_port(),
+                    web_port=free_port(), quiet=True)  # fmt: skip
+    started.start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def test_the_number_is_read_back_corrected_then_forgotten(debug_stack):
+    from tests.test_e2e_secrets import DiskSearch
+
+    url, sender = debug_stack.bot_url, new_sender()
+    send(url, sender, "je veux parler à quelqu'un", metadata=KIOSK)
+    send(url, sender, "par téléphone", metadata=KIOSK)
+    read_back = send(url, sender, f"mon numéro c'est le {READ_BACK_PHONE}", metadata=KIOSK)
+    # The visitor reads the whole number; the conversation keeps 07 •• •• •• 89.
+    assert read_back[0]["text"] == f"Vous avez écrit {READ_BACK_PHONE}. C'est bien ça ?"
+    assert [(b["title"], b["payload"]) for b in read_back[0]["buttons"]][:2] == [
+        ("Oui, c'est bien ça", "/affirm"), ("Non, je corrige", "/deny")]  # fmt: skip
+    assert handoff_marker(read_back) == {"handoff": "confirm_detail"}
+    corrected = send(url, sender, "/deny", metadata=KIOSK)
+    assert handoff_marker(corrected) == {"handoff": "contact_detail", "detail": "phone"}
+    assert "Quel est votre numéro" in " ".join(m.get("text", "") for m in corrected)
+    with TicketStore(debug_stack.settings.tickets_db) as store:
+        assert store.peek_contact(sender) is None  # forgotten at « Non, je corrige »
+    again = send(url, sender, CORRECTED_PHONE, metadata=KIOSK)
+    assert again[0]["text"] == f"Vous avez écrit {CORRECTED_PHONE}. C'est bien ça ?"
+    assert handoff_marker(send(url, sender, "/affirm", metadata=KIOSK))["handoff"] == "problem"
+    assert handoff_marker(send(url, sender, "/deny", metadata=KIOSK))["handoff"] == "consent"
+    assert handoff_marker(send(url, sender, "Non", metadata=KIOSK))["handoff"] == "declined"
+
+    time.sleep(1.5)  # let every server flush its logs and databases
+    data_dir = debug_stack.settings.data_dir
+    disk = DiskSearch.of_folder(data_dir)
+    assert any(p.name == "rasa.log" for p in disk.files), disk.files
+    # The proof that the search sees what was stored: the read-back, in its hidden form.
+    assert "vous avez écrit 07 •• •• •• 89" in disk.lowered
+    assert "vous avez écrit 06 •• •• •• 22" in disk.lowered
+    raw = b"".join(p.read_bytes() for p in disk.files)
+    for phone in (READ_BACK_PHONE, CORRECTED_PHONE):
+        for spelling in spellings(phone):
+            assert spelling.encode() not in raw, spelling
+        assert not disk.holds_number(phone.replace(" ", "")), phone
+
+
+def test_the_address_is_read_back_through_the_web_app(debug_stack):
+    import httpx
+
+    sender = uuid.uuid4().hex
+
+    def chat(message: str) -> list[dict]:
+        body = {"sender": sender, "message": message, "channel": "widget"}
+        answer = httpx.post(f"{debug_stack.web_url}/api/chat", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    chat("je voudrais parler à un médiateur")
+    assert handoff_marker(chat("par e-mail")) == {"handoff": "contact_detail", "detail": "email"}
+    read_back = chat("Marie.Curie@Exemple.fr")
+    assert read_back[0]["text"] == "Vous avez écrit marie.curie@exemple.fr. C'est bien ça ?"
+    typed_again = chat("non c'est jeanne.curie@exemple.fr")
+    assert typed_again[0]["text"] == "Vous avez écrit jeanne.curie@exemple.fr. C'est bien ça ?"
+    assert handoff_marker(chat("oui c'est bien ça"))["handoff"] == "problem"

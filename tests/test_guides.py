@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bot.guides import (
+    COOP_CATEGORIES,
     DATED_FACT_RE,
     GuideError,
     is_official_url,
@@ -90,6 +91,7 @@ GOOD: dict[str, Any] = {
     "human_help": ["Le médiateur numérique."],
     "sources": [{"title": "Service public", "url": "https://www.service-public.gouv.fr"}],
     "verified_on": dt.date(2026, 1, 5),
+    "coop_category": "argent_impots",
 }
 
 
@@ -103,6 +105,7 @@ def test_a_good_guide_parses():
     guide = parse_guide(GOOD, Path("demo.exemple.yml"), today=dt.date(2026, 6, 1))
     assert guide.domain == "demo" and guide.step_count == 3
     assert guide.step(1).instruction == "Faites l'étape 1."
+    assert (guide.coop_category, guide.coop_label) == ("argent_impots", "Argent - Impôts")
     with pytest.raises(IndexError):
         guide.step(4)
 
@@ -121,6 +124,9 @@ def test_a_good_guide_parses():
         ({"human_help": []}, "human_help must be a list"),
         ({"related": ["demo.exemple"]}, "must not name the guide itself"),
         ({"colour": "bleu"}, "unknown fields"),
+        ({"coop_category": "impots"}, "'impots' is not a La Coop category"),
+        ({"coop_category": ""}, "coop_category must name a La Coop category"),
+        ({"coop_category": ["logement"]}, "coop_category must name a La Coop category"),
         (
             {"steps": [{"instruction": "Déclarez avant le 22 mai."}] + GOOD["steps"][1:]},
             "no valid_for",
@@ -131,11 +137,48 @@ def test_a_good_guide_parses():
         ),
         ({"dated_facts": [{"fact": "Date limite 2025", "source": "https://impots.gouv.fr"}]},
          "needs valid_for"),
+        (
+            {"steps": [{"instruction": "Avant le 22 mai.", "valid_for": "campagne 2025"}]
+             + GOOD["steps"][1:]},
+            "needs valid_until (when it ends) or review_by",
+        ),
+        ({"dated_facts": [{"fact": "Date limite 2025", "valid_for": "campagne 2025",
+                           "source": "https://impots.gouv.fr"}]},
+         "needs valid_until"),
+        ({"dated_facts": [{"fact": "Date limite 2025", "valid_for": "2025",
+                           "valid_until": "2025-02-30", "source": "https://impots.gouv.fr"}]},
+         "valid_until must be a real date"),
+        ({"dated_facts": [{"fact": "Depuis 2025", "valid_for": "depuis 2025",
+                           "valid_from": dt.date(2025, 3, 1), "valid_until": dt.date(2025, 1, 1),
+                           "source": "https://impots.gouv.fr"}]},
+         "valid_until 2025-01-01 is before valid_from 2025-03-01"),
+        ({"dated_facts": [{"fact": "Depuis 2025", "valid_for": "depuis 2025",
+                           "valid_from": dt.date(2025, 3, 1), "review_by": dt.date(2031, 1, 1),
+                           "source": "https://impots.gouv.fr"}]},
+         "more than 2 years after verified_on"),
+        ({"dated_facts": [{"fact": "Depuis 2025", "review_by": dt.date(2026, 9, 1),
+                           "source": "https://impots.gouv.fr"}]},
+         "no valid_for to say them in words"),
+        ({"dated_facts": [{"fact": "Depuis 2025", "valid_for": "depuis 2025",
+                           "review_by": dt.date(2026, 9, 1), "until": dt.date(2026, 9, 1),
+                           "source": "https://impots.gouv.fr"}]},
+         "unknown fields ['until']"),
     ],
 )  # fmt: skip
 def test_schema_violations_are_reported(change, expected):
     problems = _problems(GOOD | change)
     assert any(expected in p for p in problems), problems
+
+
+def test_an_impossible_date_in_a_file_is_a_problem_not_a_crash(tmp_path):
+    data = GOOD | {"id": "demo.date"}
+    text = yaml.safe_dump(data, allow_unicode=True) + (
+        "dated_facts:\n- fact: Date limite 2025\n  valid_for: campagne 2025\n"
+        "  valid_until: 2025-02-30\n  source: https://impots.gouv.fr\n"
+    )
+    (tmp_path / "demo.date.yml").write_text(text, encoding="utf-8")
+    _, problems = validate_directory(tmp_path)
+    assert problems and "invalid YAML" in problems[0]
 
 
 def test_file_name_must_match_id():
@@ -177,3 +220,39 @@ def test_a_broken_guide_file_is_refused(tmp_path: Path):
     assert problems and "invalid YAML" in problems[0]
     with pytest.raises(ValueError):
         load_catalogue(tmp_path)
+
+
+def test_a_guide_without_category_is_refused():
+    data = {k: v for k, v in GOOD.items() if k != "coop_category"}
+    assert any("coop_category must name" in p for p in _problems(data))
+
+
+def test_the_check_command_reports_a_missing_or_unknown_category(tmp_path: Path, capsys):
+    from bot.guides import main
+
+    (tmp_path / "demo.exemple.yml").write_text(yaml.safe_dump(GOOD, allow_unicode=True))
+    assert main(["check", str(tmp_path)]) == 0
+    missing = {k: v for k, v in GOOD.items() if k != "coop_category"} | {"id": "demo.sans"}
+    (tmp_path / "demo.sans.yml").write_text(yaml.safe_dump(missing, allow_unicode=True))
+    unknown = GOOD | {"id": "demo.autre", "coop_category": "sport"}
+    (tmp_path / "demo.autre.yml").write_text(yaml.safe_dump(unknown, allow_unicode=True))
+    assert main(["check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "demo.sans.yml: coop_category must name a La Coop category" in out
+    assert "demo.autre.yml: coop_category 'sport' is not a La Coop category" in out
+    assert "1 valid guides, 2 problems" in out
+
+
+def test_the_ten_coop_categories_in_la_coop_order():
+    assert list(COOP_CATEGORIES.values()) == [
+        "Papiers - Élections Citoyenneté",
+        "Famille - Scolarité",
+        "Social - Santé",
+        "Travail - Formation",
+        "Logement",
+        "Transports - Mobilité",
+        "Argent - Impôts",
+        "Justice",
+        "Étrangers - Europe",
+        "Loisirs - Sports Culture",
+    ]

@@ -28,9 +28,12 @@ from bot.stats import (
     svg_bar_chart,
     svg_hours_chart,
 )
-from bot.tickets import TicketStore
+from bot.tickets import STATUSES, Ticket, TicketStore
 
 PARIS = ZoneInfo("Europe/Paris")
+# Guide id -> La Coop category, as the catalogue gives them; ants.permis is left out (a guide
+# no longer in the catalogue) and counts as « sans thématique ».
+CATEGORIES = {"impots.paiement": "argent_impots", "caf.apl": "social_sante"}
 SINCE = date(2024, 3, 4)
 UNTIL = date(2024, 3, 10)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -217,7 +220,168 @@ def fill_tickets(store: TicketStore) -> None:
     add_ticket(store, utc(10, 23, 30), "not_covered", "widget")  # the 11th in Paris
 
 
+def make_ticket(
+    store: TicketStore,
+    at: float,
+    channel: str,
+    *,
+    sender: str | None = None,
+    kiosk: str | None = None,
+    guide: str | None = None,
+) -> Ticket:
+    clock = store._clock
+    assert isinstance(clock, Clock)
+    clock.now = datetime.fromtimestamp(at, timezone.utc)
+    return store.create(
+        sender_id=sender or f"conv-{at}",
+        channel=channel,
+        reason="stuck" if guide else "not_covered",
+        contact_preference="desk",
+        summary="Démarche.",
+        transcript=[],
+        guide_id=guide,
+        step=1 if guide else None,
+        steps=3 if guide else None,
+        kiosk=kiosk,
+    )
+
+
+def move(store: TicketStore, ticket: Ticket, at: float, status: str) -> None:
+    clock = store._clock
+    assert isinstance(clock, Clock)
+    clock.now = datetime.fromtimestamp(at, timezone.utc)
+    store.set_status(ticket.id, status, actor="camille")
+
+
+HOUR = 3600.0
+# A status of the console's newer workflow when this tree has it; the report must count
+# such a ticket as open whatever its name.
+OTHER_OPEN = "a_rappeler" if "a_rappeler" in STATUSES else "en_cours"
+
+
+def fill_resolutions(store: TicketStore) -> None:
+    """Tickets from two named kiosks, an unnamed one and the widget, resolved after 2 h,
+    24 h and 1 h (the last one reopened first), or not at all."""
+    one = make_ticket(
+        store, paris(4, 10), "kiosk", sender="a", kiosk="Borne 1", guide="impots.paiement"
+    )
+    move(store, one, paris(4, 12), "resolu")
+    two = make_ticket(store, paris(5, 9), "kiosk", sender="x", kiosk="Borne 2", guide="caf.apl")
+    move(store, two, paris(5, 9, 30), "en_cours")
+    move(store, two, paris(6, 9), "resolu")
+    make_ticket(store, paris(6, 10), "kiosk")  # no name, no guide, still new
+    four = make_ticket(store, paris(7, 10), "widget", guide="caf.apl")
+    move(store, four, paris(7, 10, 30), "resolu")
+    move(store, four, paris(7, 10, 45), "en_cours")  # reopened: the last resolution counts
+    move(store, four, paris(7, 11), "resolu")
+    five = make_ticket(store, paris(8, 10), "widget")
+    move(store, five, paris(8, 11), OTHER_OPEN)
+    # Created before the period, resolved in it: not a ticket of this period.
+    old = make_ticket(store, paris(1, 10), "other", guide="impots.paiement")
+    move(store, old, paris(5, 10), "resolu")
+
+
 # --- build_report ---------------------------------------------------------------------------
+
+
+def test_tickets_resolved_and_their_delays_by_channel_kiosk_and_category(
+    tracker: Tracker, store: TicketStore
+):
+    fill_week(tracker)
+    fill_resolutions(store)
+    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS, CATEGORIES)
+
+    total = report.resolution
+    assert (total.created, total.resolved) == (5, 3)
+    assert sorted(total.delays) == [1 * HOUR, 2 * HOUR, 24 * HOUR]
+    assert total.median == 2 * HOUR and total.mean == pytest.approx(9 * HOUR)
+    assert total.rate == pytest.approx(3 / 5)
+    assert report.tickets_by_status == {"resolu": 3, "nouveau": 1, OTHER_OPEN: 1}
+
+    kiosk, widget, other = (report.resolution_by_channel[c] for c in ("kiosk", "widget", "other"))
+    assert (kiosk.created, kiosk.resolved, kiosk.median, kiosk.mean) == (3, 2, 13 * HOUR, 13 * HOUR)
+    assert (widget.created, widget.resolved, widget.delays) == (2, 1, [1 * HOUR])
+    assert (other.created, other.resolved, other.median, other.mean) == (0, 0, None, None)
+
+    kiosks = {
+        name: (r.created, r.resolved, r.delays) for name, r in report.resolution_by_kiosk.items()
+    }
+    assert kiosks == {
+        "Borne 1": (1, 1, [2 * HOUR]),
+        "Borne 2": (1, 1, [24 * HOUR]),
+        "": (1, 0, []),
+    }
+
+    # Guides finished alone or with a mediator: « a » made a ticket in the period, « c »
+    # and « e » did not.
+    assert report.finished_with(None) == 1 and report.finished_with("impots.paiement") == 1
+    assert report.finished_alone == 2
+
+    categories = report.categories
+    assert list(categories) == [*stats.COOP_CATEGORIES, ""]
+    argent = categories["argent_impots"]
+    assert (argent.started, argent.finished) == (2, 2)
+    assert (argent.finished_alone, argent.finished_with_mediator) == (1, 1)
+    assert argent.satisfaction == {"yes": 1, "no": 1}
+    assert (argent.tickets.created, argent.tickets.resolved, argent.tickets.delays) == (
+        1,
+        1,
+        [2 * HOUR],
+    )
+    social = categories["social_sante"]
+    assert (social.started, social.finished, social.tickets.created) == (2, 0, 2)
+    assert social.tickets.median == pytest.approx(12.5 * HOUR)
+    unclassified = categories[""]
+    assert (unclassified.finished, unclassified.finished_alone) == (1, 1)  # ants.permis
+    assert (unclassified.tickets.created, unclassified.tickets.resolved) == (2, 0)
+    for key in ("papiers_elections_citoyennete", "logement", "justice", "loisirs_sports_culture"):
+        empty = categories[key]
+        assert (empty.started, empty.finished, empty.tickets.created) == (0, 0, 0), key
+    # Every figure by category adds up to the report's own.
+    assert sum(c.started for c in categories.values()) == sum(g.started for g in report.guides)
+    assert sum(c.finished for c in categories.values()) == sum(g.finished for g in report.guides)
+    assert sum(c.tickets.created for c in categories.values()) == total.created
+
+
+def test_a_resolved_ticket_without_its_event_counts_without_a_delay(
+    tmp_path: Path, store: TicketStore
+):
+    ticket = make_ticket(store, paris(5, 10), "widget", guide="caf.apl")
+    move(store, ticket, paris(5, 11), "resolu")
+    with closing(sqlite3.connect(tmp_path / "tickets.db")) as conn, conn:
+        conn.execute("DELETE FROM ticket_events WHERE action = 'status'")
+    report = build_report(tmp_path / "none.db", store, SINCE, UNTIL, PARIS, CATEGORIES)
+    assert (report.resolution.created, report.resolution.resolved) == (1, 1)
+    assert report.resolution.delays == [] and report.resolution.median is None
+
+
+def test_delays_read_as_a_mediator_says_them():
+    assert stats.format_delay(None) == ""
+    assert stats.format_delay(44 * 60) == "44 min"
+    assert stats.format_delay(2 * HOUR + 5 * 60) == "2 h 05"
+    assert stats.format_delay(50 * HOUR) == "2 j 2 h"
+
+
+def test_the_csv_report_gives_resolutions_by_channel_and_kiosk(
+    tracker: Tracker, store: TicketStore
+):
+    fill_week(tracker)
+    fill_resolutions(store)
+    out = io.StringIO()
+    report_csv(build_report(tracker.path, store, SINCE, UNTIL, PARIS, CATEGORIES), out)
+    indicators, categories, _, _, channels, kiosks, _ = sections(out.getvalue())
+    assert ["tickets résolus", "3"] in indicators
+    assert ["délai médian de résolution (heures)", "2"] in indicators
+    assert ["délai moyen de résolution (heures)", "9"] in indicators
+    social = categories[1 + COOP_LABELS.index("Social - Santé")]
+    assert social == ["Social - Santé", "2", "0", "0", "0", "0", "0", "2", "2", "12,5", "12,5"]
+    assert channels[1] == ["borne", "1", "3", "2", "13", "13"]
+    assert channels[2] == ["site web", "2", "2", "1", "1", "1"]
+    assert kiosks[1:] == [
+        ["borne sans nom", "1", "0", "", ""],
+        ["Borne 1", "1", "1", "2", "2"],
+        ["Borne 2", "1", "1", "24", "24"],
+    ]
 
 
 def test_every_figure_of_the_report(tracker: Tracker, store: TicketStore):
@@ -398,9 +562,11 @@ def test_a_bad_period_is_explained_in_french(since: str | None, until: str | Non
 
 
 def sections(text: str) -> list[list[list[str]]]:
-    """The CSV read back, cut into its sections at the empty lines."""
+    """The CSV read back as a French spreadsheet does (BOM, `;`), cut into its sections at
+    the empty lines."""
+    assert text.startswith("\ufeff"), "no UTF-8 byte-order mark"
     found: list[list[list[str]]] = [[]]
-    for row in csv.reader(io.StringIO(text)):
+    for row in csv.reader(io.StringIO(text[1:]), delimiter=";"):
         if row:
             found[-1].append(row)
         else:
@@ -408,31 +574,65 @@ def sections(text: str) -> list[list[list[str]]]:
     return found
 
 
+COOP_LABELS = [
+    "Papiers - Élections Citoyenneté",
+    "Famille - Scolarité",
+    "Social - Santé",
+    "Travail - Formation",
+    "Logement",
+    "Transports - Mobilité",
+    "Argent - Impôts",
+    "Justice",
+    "Étrangers - Europe",
+    "Loisirs - Sports Culture",
+]
+
+
 def test_the_csv_report(tracker: Tracker, store: TicketStore):
     fill_week(tracker)
     fill_tickets(store)
-    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS)
+    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS, CATEGORIES)
     out = io.StringIO()
-    report_csv(report, out)
+    report_csv(report, out, {"impots.paiement": "Payer ses impôts"})
+    text = out.getvalue()
+    assert "\r\n" in text and '"conversations";"4"' in text  # every cell quoted, `;` between
 
-    indicators, guides, reasons, channels, satisfaction, hours = sections(out.getvalue())
+    indicators, categories, guides, reasons, channels, kiosks, hours = sections(text)
     assert indicators == [
         ["indicateur", "valeur"],
-        ["début de la période", "2024-03-04"],
-        ["fin de la période", "2024-03-10"],
+        ["début de la période", "04/03/2024"],
+        ["fin de la période", "10/03/2024"],
         ["conversations", "4"],
         ["messages des visiteurs", "17"],
         ["messages non compris ou hors sujet", "2"],
         ["taux de messages non compris", "11,8 %"],
         ["guides démarrés", "4"],
         ["guides terminés", "3"],
+        ["guides terminés en autonomie", "3"],
+        ["guides terminés avec un médiateur", "0"],
+        ["guide utile : oui", "1"],
+        ["guide utile : non", "1"],
         ["transmissions à un médiateur", "4"],
+        ["tickets résolus", "0"],
+        ["délai médian de résolution (heures)", ""],
+        ["délai moyen de résolution (heures)", ""],
     ]
+    assert categories[0][0] == "thématique (La Coop)"
+    assert [row[0] for row in categories[1:]] == [*COOP_LABELS, "Sans thématique (aucun guide)"]
+    argent = categories[1 + COOP_LABELS.index("Argent - Impôts")]
+    assert argent == ["Argent - Impôts", "2", "2", "2", "0", "1", "1", "0", "0", "", ""]
     assert guides == [
-        ["guide", "démarrés", "terminés", "taux"],
-        ["caf.apl", "2", "0", "0,0 %"],
-        ["impots.paiement", "2", "2", "100,0 %"],
-        ["ants.permis", "0", "1", ""],
+        [
+            "guide",
+            "démarrés",
+            "terminés",
+            "terminés en autonomie",
+            "terminés avec un médiateur",
+            "taux",
+        ],
+        ["caf.apl", "2", "0", "0", "0", "0,0 %"],
+        ["Payer ses impôts", "2", "2", "2", "0", "100,0 %"],
+        ["ants.permis", "0", "1", "1", "0", ""],
     ]
     assert reasons == [
         ["motif de transmission", "nombre"],
@@ -441,13 +641,22 @@ def test_the_csv_report(tracker: Tracker, store: TicketStore):
         ["le robot n'a pas compris la demande", "1"],
         ["démarche sans guide", "0"],
     ]
-    assert channels == [
-        ["canal", "conversations", "tickets"],
-        ["borne", "1", "2"],
-        ["site web", "2", "1"],
-        ["autre", "1", "1"],
+    assert channels[0][:3] == ["canal", "conversations", "tickets"]
+    assert [row[:4] for row in channels[1:]] == [
+        ["borne", "1", "2", "0"],
+        ["site web", "2", "1", "0"],
+        ["autre", "1", "1", "0"],
     ]
-    assert satisfaction == [["guide utile ?", "réponses"], ["oui", "1"], ["non", "1"]]
+    assert kiosks == [
+        [
+            "borne",
+            "tickets",
+            "tickets résolus",
+            "délai médian de résolution (heures)",
+            "délai moyen de résolution (heures)",
+        ],
+        ["borne sans nom", "2", "0", "", ""],
+    ]
     assert hours[0] == ["heure", "messages des visiteurs"]
     assert len(hours) == 25
     assert hours[1] == ["00 h", "1"]
@@ -469,7 +678,7 @@ def test_csv_cells_that_look_like_formulas_are_defused():
     )
     out = io.StringIO()
     report_csv(report, out)
-    guides = sections(out.getvalue())[1]
+    guides = sections(out.getvalue())[2]
     assert [row[0] for row in guides[1:]] == [
         '\'=HYPERLINK("http://x")',
         "'+cmd",
@@ -483,9 +692,20 @@ def test_an_empty_report_as_csv():
     out = io.StringIO()
     report_csv(Report(SINCE, UNTIL), out)
     parts = sections(out.getvalue())
-    assert len(parts) == 6
+    assert len(parts) == 7
     assert ["taux de messages non compris", ""] in parts[0]
-    assert parts[1] == [["guide", "démarrés", "terminés", "taux"]]
+    # The ten categories are there, with zeros, even when nothing happened.
+    assert [row[:2] for row in parts[1][1:11]] == [[label, "0"] for label in COOP_LABELS]
+    assert parts[2] == [
+        [
+            "guide",
+            "démarrés",
+            "terminés",
+            "terminés en autonomie",
+            "terminés avec un médiateur",
+            "taux",
+        ]
+    ]
 
 
 # --- SVG ------------------------------------------------------------------------------------
@@ -507,7 +727,12 @@ def labelled_by(root: ET.Element) -> tuple[str, str]:
 
 
 def texts(root: ET.Element) -> list[str]:
-    return [el.text or "" for el in root.iter(f"{SVG}text")]
+    """Each <text> as read: its lines (tspans) joined by a space."""
+    found = []
+    for el in root.iter(f"{SVG}text"):
+        spans = [span.text or "" for span in el.iter(f"{SVG}tspan")]
+        found.append(" ".join(spans) if spans else el.text or "")
+    return found
 
 
 def bars(root: ET.Element) -> list[ET.Element]:
@@ -563,8 +788,14 @@ def test_bar_chart_edge_cases():
 
     rates = parse(svg_bar_chart(["x", "y"], [0.5, 0.25], title="Taux", description="."))
     assert "0,5" in texts(rates)
-    long = parse(svg_bar_chart(["m" * 200], [1], title="Long", description="."))
-    assert any(t.endswith("…") and len(t) < 200 for t in texts(long))
+    # A long label wraps over lines, whole: nothing cut, no ellipsis.
+    words = "Papiers - Élections Citoyenneté et une démarche au nom vraiment très long"
+    long = parse(svg_bar_chart([words, "m" * 90], [1, 2], title="Long", description="."))
+    label_texts = [el for el in long.iter(f"{SVG}text") if el.get("class") == "label"]
+    lines = [[span.text or "" for span in el.iter(f"{SVG}tspan")] for el in label_texts]
+    assert len(lines[0]) >= 2 and " ".join(lines[0]) == words
+    assert len(lines[1]) >= 2 and "".join(lines[1]) == "m" * 90
+    assert "…" not in "".join(texts(long))
 
     with pytest.raises(ValueError):
         svg_bar_chart(["a"], [1, 2], title="t", description="d")

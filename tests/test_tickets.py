@@ -217,11 +217,14 @@ def test_list_filters_by_status_reason_channel_guide_and_days(
 
 
 def test_count_by_status_lists_every_status(fresh_db: TicketStore):
-    assert fresh_db.count_by_status() == {"nouveau": 0, "en_cours": 0, "resolu": 0, "abandonne": 0}
+    assert fresh_db.count_by_status() == dict.fromkeys(tickets.STATUSES, 0)
     for n in range(3):
         new_ticket(fresh_db, sender_id=f"conv-{n}")
     fresh_db.set_status(1, "resolu", actor="marie")
-    assert fresh_db.count_by_status() == {"nouveau": 2, "en_cours": 0, "resolu": 1, "abandonne": 0}
+    assert fresh_db.count_by_status() == dict.fromkeys(tickets.STATUSES, 0) | {
+        "nouveau": 2,
+        "resolu": 1,
+    }
 
 
 def test_sender_ids_are_the_conversations_held_by_a_ticket(fresh_db: TicketStore):
@@ -386,15 +389,22 @@ def test_purging_a_ticket_deletes_its_notes_and_events(
 
 def test_schema_version_is_recorded_and_reopening_changes_nothing(db_path: Path):
     with TicketStore(db_path) as store:
-        assert store.schema_version == len(tickets.MIGRATIONS) == 3
+        assert store.schema_version == len(tickets.MIGRATIONS) == 4
         new_ticket(store)
     with TicketStore(db_path) as again:
-        assert again.schema_version == 3
+        assert again.schema_version == 4
         assert [t.sender_id for t in again.list()] == ["conv-1"]
     names = {name for (name,) in raw_rows(db_path, "SELECT name FROM sqlite_master")}
-    assert {"tickets", "ticket_notes", "ticket_events", "pending_contacts"} <= names
+    assert {
+        "tickets",
+        "ticket_notes",
+        "ticket_events",
+        "pending_contacts",
+        "call_attempts",
+    } <= names
     assert {"idx_tickets_status", "idx_tickets_created_at", "idx_tickets_sender_id"} <= names
-    assert raw_rows(db_path, "PRAGMA user_version") == [(3,)]
+    assert not any(name.endswith("_v4") for name in names)
+    assert raw_rows(db_path, "PRAGMA user_version") == [(4,)]
 
 
 def test_a_new_migration_is_applied_once_on_open(db_path: Path, monkeypatch):
@@ -408,9 +418,9 @@ def test_a_new_migration_is_applied_once_on_open(db_path: Path, monkeypatch):
 
     monkeypatch.setattr(tickets, "MIGRATIONS", (*tickets.MIGRATIONS, add_priority))
     with TicketStore(db_path) as store:
-        assert store.schema_version == len(tickets.MIGRATIONS) == 4
+        assert store.schema_version == len(tickets.MIGRATIONS) == 5
     with TicketStore(db_path) as store:
-        assert store.schema_version == 4
+        assert store.schema_version == 5
     assert calls == [1]
     assert raw_rows(db_path, "SELECT priority FROM tickets") == [(0,)]
 
@@ -469,28 +479,51 @@ def test_one_store_shared_by_threads(fresh_db: TicketStore):
 # --- exports --------------------------------------------------------------------------------
 
 
-def test_csv_export_has_the_agreed_columns_and_no_transcript(fresh_db: TicketStore):
-    new_ticket(fresh_db, visitor_sentence='=HYPERLINK("http://x")')
+def read_french_csv(content: str) -> list[list[str]]:
+    """Rows as a French spreadsheet reads them: the BOM first, then `;`."""
+    assert content.startswith("\ufeff"), "no UTF-8 byte-order mark"
+    return list(csv.reader(io.StringIO(content[1:], newline=""), delimiter=";"))
+
+
+def test_csv_export_opens_in_a_french_spreadsheet(fresh_db: TicketStore, clock: FakeClock):
+    first = new_ticket(fresh_db, visitor_sentence='=HYPERLINK("http://x")', kiosk="Borne 2")
     new_ticket(fresh_db, sender_id="conv-2", contact_detail=None, step=None, steps=None)
+    fresh_db.take(first.id, actor="camille")
+    fresh_db.record_call(first.id, "no_answer", actor="camille", note="sonne dans le vide")
+    fresh_db.set_status(
+        first.id, "a_rappeler", actor="camille", next_call=START + timedelta(days=1)
+    )
+    fresh_db.add_note(first.id, "Rappeler après 14 h.", actor="camille")
     out = io.StringIO()
-    export_csv(fresh_db.list(), out)
-    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert list(rows[0]) == list(tickets.EXPORT_COLUMNS)
-    assert [r["id"] for r in rows] == ["2", "1"]
-    assert rows[0]["contact_detail"] == "" and rows[0]["step"] == ""
-    assert rows[1]["guide_id"] == "impots.paiement" and rows[1]["steps"] == "4"
+    export_csv(fresh_db.export(), out, titles={"impots.paiement": "Payer ses impôts"})
+    rows = read_french_csv(out.getvalue())
+    assert rows[0][:4] == ["Numéro", "Créé le", "Modifié le", "Statut"]
+    named = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert [r["Numéro"] for r in named] == ["2", "1"]
+    one = named[1]
+    # Local time (Paris is UTC+1 in March), French values, never ids.
+    assert one["Créé le"] == "04/03/2024 10:30"
+    assert one["Statut"] == "à rappeler" and one["Canal"] == "borne"
+    assert one["Borne"] == "Borne 2" and one["Démarche"] == "Payer ses impôts"
+    assert one["Motif"] == "bloqué(e) sur une étape" and one["Étape"] == "2 sur 4"
+    assert one["Souhait"] == "par téléphone" and one["Suivi par"] == "camille"
+    assert one["Consulté"] == "non" and one["Prochain appel"] == "05/03/2024 10:30"
+    assert one["Appels"] == "04/03/2024 10:30, pas de réponse (camille) : sonne dans le vide"
+    assert "Rappeler après 14 h." in one["Notes"]
     # A visitor's text must not run as a formula in a spreadsheet.
-    assert rows[1]["visitor_sentence"] == '\'=HYPERLINK("http://x")'
-    assert "payer impot" not in out.getvalue()
+    assert one["Phrase du visiteur"] == '\'=HYPERLINK("http://x")'
+    assert named[0]["Contact"] == "" and named[0]["Étape"] == ""
+    assert "payer impot" not in out.getvalue()  # no transcript
+    assert "impots.paiement" not in out.getvalue()
 
 
 def test_json_export_adds_the_transcript(fresh_db: TicketStore):
     new_ticket(fresh_db)
     out = io.StringIO()
-    export_json(fresh_db.list(), out)
+    export_json(fresh_db.export(), out)
     data = json.loads(out.getvalue())
     assert len(data) == 1
-    assert set(data[0]) == {*tickets.EXPORT_COLUMNS, "transcript"}
+    assert set(data[0]) == {*tickets.EXPORT_COLUMNS, "calls", "transcript"}
     assert data[0]["transcript"] == TRANSCRIPT
     assert data[0]["summary"] == "Démarche : Payer ses impôts, étape 2 sur 4."
     assert "étape" in out.getvalue()  # French kept readable, not \u-escaped
@@ -546,9 +579,9 @@ def test_csv_export_is_safe_whatever_separator_the_spreadsheet_uses(fresh_db: Ti
     export_csv(fresh_db.list(), out)
     content = out.getvalue()
     # Every cell is quoted, so that a separator inside a value stays in its cell.
-    assert content.startswith('"id","created_at"')
+    assert content.startswith('\ufeff"Numéro";"Créé le"')
     for delimiter in (",", ";", "\t"):
-        for row in csv.reader(io.StringIO(content), delimiter=delimiter):
+        for row in csv.reader(io.StringIO(content[1:]), delimiter=delimiter):
             for cell in row:
                 # A line inside a cell may become a row of its own; quotes left over by
                 # a wrong separator do not protect. A leading apostrophe does.
@@ -558,8 +591,9 @@ def test_csv_export_is_safe_whatever_separator_the_spreadsheet_uses(fresh_db: Ti
                         cell,
                     )
     # Read with the right separator, values stay readable: one apostrophe in front.
-    rows = list(csv.DictReader(io.StringIO(content)))
-    sentences = {r["visitor_sentence"] for r in rows}
+    rows = read_french_csv(content)
+    column = rows[0].index("Phrase du visiteur")
+    sentences = {r[column] for r in rows[1:]}
     assert "bonjour;'=cmd|'/C calc'!A0" in sentences
     assert "ok, '+33 6 12 34 56 78" in sentences
     assert "ligne\n'=EXEC()" in sentences
@@ -570,7 +604,8 @@ def test_ordinary_values_are_exported_unchanged(fresh_db: TicketStore):
     new_ticket(fresh_db, visitor_sentence=plain)
     out = io.StringIO()
     export_csv(fresh_db.list(), out)
-    assert next(csv.DictReader(io.StringIO(out.getvalue())))["visitor_sentence"] == plain
+    header, row = read_french_csv(out.getvalue())
+    assert row[header.index("Phrase du visiteur")] == plain
 
 
 # --- hand-off limits ------------------------------------------------------------------------
@@ -615,3 +650,175 @@ def test_the_flood_window_is_one_minute(fresh_db: TicketStore, clock: FakeClock)
     assert (raised.value.kind, raised.value.count, raised.value.limit) == ("handoff_flood", 2, 2)
     clock.advance(seconds=31)  # the first one is now older than a minute
     new_ticket(fresh_db, sender_id="c", limits=limits)
+
+
+# --- call-back workflow, search, migration 4 ------------------------------------------------
+
+
+def test_a_version_3_database_keeps_everything_through_migration_4(
+    db_path: Path, clock: FakeClock, monkeypatch
+):
+    monkeypatch.setattr(tickets, "MIGRATIONS", tickets.MIGRATIONS[:3])
+    with TicketStore(db_path, clock=clock) as old:
+        assert old.schema_version == 3
+        first = new_ticket(old, kiosk="Borne 1")
+        old.add_note(first.id, "Note d'avant.", actor="marie")
+        second = new_ticket(old, sender_id="conv-2")
+        third = new_ticket(old, sender_id="conv-3")
+    # The v3 code's status changes, as it wrote them.
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        for ticket_id, status in ((first.id, "en_cours"), (third.id, "resolu")):
+            conn.execute("UPDATE tickets SET status = ? WHERE id = ?", (status, ticket_id))
+            conn.execute(
+                "INSERT INTO ticket_events (ticket_id, at, actor, action, from_status, to_status)"
+                " VALUES (?, ?, 'marie', 'status', 'nouveau', ?)",
+                (ticket_id, START.isoformat(), status),
+            )
+    with TicketStore(db_path, clock=clock) as old:
+        clock.advance(days=400)
+        assert old.purge(retention_days=30) == 1  # the highest id is gone
+        old.hold_contact("conv-9", "phone", "0612345678")
+        # A v3 table refuses the new statuses.
+        with closing(sqlite3.connect(db_path)) as conn, pytest.raises(sqlite3.IntegrityError):
+            conn.execute("UPDATE tickets SET status = 'a_rappeler' WHERE id = ?", (first.id,))
+    monkeypatch.undo()
+
+    with TicketStore(db_path, clock=clock) as store:
+        assert store.schema_version == 4
+        kept = store.get(first.id)
+        assert kept is not None and kept.kiosk == "Borne 1" and kept.status == "en_cours"
+        assert [n.text for n in kept.notes] == ["Note d'avant."]
+        assert actions(kept) == ["created", "note", "status"]
+        assert kept.transcript == TRANSCRIPT and kept.next_call_at is None
+        assert store.get(second.id) is not None
+        assert store.peek_contact("conv-9") == ("phone", "0612345678")
+        # A purged ticket's number is never given again.
+        assert new_ticket(store, sender_id="conv-4").id == third.id + 1
+        store.set_status(first.id, "a_rappeler", actor="marie")
+        # Foreign keys still cascade from the rebuilt table.
+        store.set_status(first.id, "resolu", actor="marie")
+        store.record_call(second.id, "voicemail", actor="marie")
+        clock.advance(days=400)
+        store.set_status(second.id, "abandonne", actor="marie")
+        clock.advance(days=400)
+        store.purge(retention_days=30)
+    assert raw_rows(db_path, "PRAGMA foreign_key_check") == []
+    assert raw_rows(db_path, "SELECT COUNT(*) FROM ticket_notes") == [(0,)]
+    assert raw_rows(db_path, "SELECT COUNT(*) FROM call_attempts") == [(0,)]
+    schema = " ".join(sql for (sql,) in raw_rows(db_path, "SELECT sql FROM sqlite_master") if sql)
+    assert "_v4" not in schema
+
+
+def test_taking_a_ticket_moves_a_new_one_to_en_cours(fresh_db: TicketStore):
+    ticket = new_ticket(fresh_db)
+    assert fresh_db.take(ticket.id, actor="camille") == "nouveau"
+    taken = fresh_db.get(ticket.id)
+    assert taken is not None and taken.status == "en_cours" and taken.assigned_to == "camille"
+    assert actions(taken) == ["created", "assigned", "status"]
+    fresh_db.set_status(ticket.id, "a_rappeler", actor="camille")
+    # Someone else takes it over: the status is left alone.
+    assert fresh_db.take(ticket.id, actor="dominique") == "a_rappeler"
+    again = fresh_db.get(ticket.id)
+    assert again is not None and again.status == "a_rappeler"
+    assert again.assigned_to == "dominique" and again.events[-1].detail == "camille"
+    with pytest.raises(KeyError):
+        fresh_db.take(999, actor="camille")
+
+
+def test_call_attempts_and_the_next_call_date(fresh_db: TicketStore, clock: FakeClock):
+    ticket = new_ticket(fresh_db)
+    fresh_db.record_call(ticket.id, "no_answer", actor="camille")
+    clock.advance(hours=2)
+    fresh_db.record_call(ticket.id, "voicemail", actor="camille", note="message laissé")
+    tomorrow = START + timedelta(days=1, hours=1)
+    fresh_db.set_status(ticket.id, "a_rappeler", actor="camille", next_call=tomorrow)
+    stored = fresh_db.get(ticket.id)
+    assert stored is not None
+    assert [(c.outcome, c.note, c.actor) for c in stored.calls] == [
+        ("no_answer", None, "camille"),
+        ("voicemail", "message laissé", "camille"),
+    ]
+    assert stored.calls[1].at == "2024-03-04T11:30:00+00:00"
+    assert stored.status == "a_rappeler" and stored.next_call_at == "2024-03-05T10:30:00+00:00"
+    assert actions(stored) == ["created", "call", "call", "status"]
+    fresh_db.set_status(ticket.id, "injoignable", actor="camille", next_call=tomorrow)
+    fresh_db.set_status(ticket.id, "resolu", actor="camille")
+    closed = fresh_db.get(ticket.id)
+    assert closed is not None and closed.next_call_at is None  # no call for a closed ticket
+    with pytest.raises(ValueError, match="outcome"):
+        fresh_db.record_call(ticket.id, "busy", actor="camille")
+    assert fresh_db.count_by_status()["resolu"] == 1
+
+
+def test_erasing_the_contact_leaves_it_nowhere(fresh_db: TicketStore, db_path: Path):
+    ticket = new_ticket(fresh_db, contact_detail="06 12 34 56 78")
+    fresh_db.record_call(
+        ticket.id, "wrong_number", actor="camille", note="0612345678 ne répond pas"
+    )
+    fresh_db.add_note(ticket.id, "Numéro noté : +33 6 12 34 56 78.", actor="camille")
+    fresh_db.erase_contact(ticket.id, actor="camille")
+    erased = fresh_db.get(ticket.id)
+    assert erased is not None and erased.contact_detail is None
+    assert erased.calls[0].note == "[contact effacé] ne répond pas"
+    assert erased.notes[0].text == "Numéro noté : [contact effacé]."
+    for name in ("tickets.db", "tickets.db-wal", "tickets.db-shm"):
+        path = db_path.parent / name
+        if path.exists():
+            data = path.read_bytes()
+            assert b"0612345678" not in data and b"12 34 56 78" not in data, name
+
+
+def test_an_email_is_scrubbed_whatever_its_case():
+    assert tickets.scrub_contact(
+        "Écrit à Jean.Dupont@Exemple.fr hier", "jean.dupont@exemple.fr"
+    ) == ("Écrit à [contact effacé] hier")
+    assert tickets.scrub_contact("le 06 98 76 54 32", "06 12 34 56 78") == "le 06 98 76 54 32"
+
+
+def test_search_by_number_phone_email_and_words(fresh_db: TicketStore):
+    phone = new_ticket(fresh_db, sender_id="a", contact_detail="06 12 34 56 78")
+    email = new_ticket(
+        fresh_db,
+        sender_id="b",
+        contact_preference="email",
+        contact_detail="Jean.Dupont@exemple.fr",
+        visitor_sentence="Je n'arrive pas à déclarer mes impôts",
+    )
+    words = new_ticket(
+        fresh_db,
+        sender_id="c",
+        contact_detail=None,
+        visitor_sentence=None,
+        summary="Démarche : aucun guide en cours.",
+        transcript=[{"at": START.isoformat(), "who": "visitor", "text": "Ma CAF a bloqué l'APL"}],
+    )
+
+    def found(text: str) -> list[int]:
+        return [t.id for t in fresh_db.list(query=text)]
+
+    assert found(str(email.id)) == [email.id]
+    assert found(f"n° {words.id}") == [words.id]
+    for spelling in ("0612 34 56 78", "06.12.34.56.78", "0612345678", "+33 6 12 34 56 78"):
+        assert found(spelling) == [phone.id], spelling
+    assert found("jean.dupont@EXEMPLE.fr") == [email.id]
+    assert found("dupont") == [email.id]
+    assert found("IMPOTS declarer") == [email.id]  # accents and case ignored
+    assert found("caf bloque") == [words.id]
+    assert found("apl impôts") == []  # every word must be found
+    assert found("visitor") == []  # the transcript's JSON keys are not searched
+    assert found("100%_") == []
+    assert found("   ") == [words.id, email.id, phone.id]
+    # Filters and search together.
+    fresh_db.set_status(email.id, "injoignable", actor="camille")
+    assert [t.id for t in fresh_db.list(query="dupont", status="nouveau")] == []
+    assert [t.id for t in fresh_db.list(query="dupont", status="injoignable")] == [email.id]
+
+
+def test_alerts_give_the_newest_ticket_and_the_new_ones(fresh_db: TicketStore):
+    assert fresh_db.alerts() == {"latest": 0, "count": 0, "tickets": []}
+    first = new_ticket(fresh_db, contact_preference="desk", contact_detail=None, kiosk="Borne 2")
+    second = new_ticket(fresh_db, sender_id="conv-2")
+    fresh_db.take(second.id, actor="camille")
+    found = fresh_db.alerts()
+    assert found["latest"] == second.id and found["count"] == 1
+    assert [(t.id, t.kiosk) for t in found["tickets"]] == [(first.id, "Borne 2")]

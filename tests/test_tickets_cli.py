@@ -12,11 +12,12 @@ from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.settings import get_settings
-from bot.tickets import Ticket, TicketStore, main
+from bot.tickets import Ticket, TicketStore, guide_titles, main
 
 NOW = datetime.now(timezone.utc)
 TRANSCRIPT: list[dict[str, Any]] = [
@@ -67,7 +68,7 @@ def add_ticket(data_dir: Path) -> Callable[..., Ticket]:
 
 
 def hhmm(iso: str) -> str:
-    return datetime.fromisoformat(iso).astimezone().strftime("%H:%M")
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
 
 
 def stored(ticket_id: int) -> Ticket:
@@ -112,9 +113,10 @@ def test_show_gives_the_whole_story_of_a_ticket(add_ticket, capsys):
     assert out.startswith(f"Ticket {ticket.id} — nouveau\n")
     assert "Canal : site web" in out
     assert "Motif : bloqué(e) sur une étape" in out
-    assert "Démarche : impots.paiement, étape 2 sur 4" in out
+    assert f"Démarche : {guide_titles()['impots.paiement']}, étape 2 sur 4" in out
     assert "Contact : par téléphone — 06 12 34 56 78" in out
-    assert "Pris en charge par : marie" in out
+    assert "Suivi par : marie" in out
+    assert "Appels\n  Aucun appel.\n" in out
     assert ticket.summary in out
     assert "marie : Rappeler après 14 h." in out
     assert "ticket créé" in out and "pris en charge" in out and "note ajoutée" in out
@@ -146,17 +148,56 @@ def test_csv_export_to_the_screen_is_audited(add_ticket, capsys):
     two = add_ticket(sender_id="b", status="resolu")
 
     assert main(["export", "--format", "csv"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert {r["id"] for r in rows} == {str(one.id), str(two.id)}
-    assert "transcript" not in rows[0]
+    rows = french_rows(capsys.readouterr().out)
+    assert {r["Numéro"] for r in rows} == {str(one.id), str(two.id)}
+    assert {r["Statut"] for r in rows} == {"nouveau", "résolu"}
+    assert {r["Démarche"] for r in rows} == {guide_titles()["impots.paiement"]}
+    assert "transcript" not in rows[0] and "Conversation" not in rows[0]
 
     assert main(["export", "--format", "csv", "--status", "resolu"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [r["id"] for r in rows] == [str(two.id)]
+    rows = french_rows(capsys.readouterr().out)
+    assert [r["Numéro"] for r in rows] == [str(two.id)]
 
     exports = [(e.actor, e.detail) for e in stored(two.id).events if e.action == "export"]
     assert exports == [("cli", "csv"), ("cli", "csv")]
     assert [e.action for e in stored(one.id).events].count("export") == 1
+
+
+def french_rows(content: str) -> list[dict[str, str]]:
+    assert content.startswith("\ufeff")
+    header, *rows = csv.reader(io.StringIO(content[1:]), delimiter=";")
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def test_the_cli_knows_call_backs(add_ticket, data_dir: Path, capsys):
+    ticket = add_ticket(transcript=[
+        {"at": "2024-03-04T09:29:00+00:00", "who": "bot", "text": "Étape 2 sur 4",
+         "buttons": ["Étape suivante"], "payloads": ["/next_step"]},
+        {"at": "2024-03-04T09:29:30+00:00", "who": "visitor", "text": "/next_step"},
+        {"at": "2024-03-04T09:30:00+00:00", "who": "visitor",
+         "text": '/choose_contact{"contact_preference": "phone"}'},
+    ])  # fmt: skip
+    with TicketStore.open() as store:
+        store.take(ticket.id, actor="marie")
+        store.record_call(ticket.id, "voicemail", actor="marie", note="message laissé")
+        store.set_status(ticket.id, "a_rappeler", actor="marie", next_call=NOW + timedelta(days=1))
+    assert main(["list", "--status", "a_rappeler"]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith(f"#{ticket.id} ") and "à rappeler" in line and "suivi par marie" in line
+    assert main(["show", str(ticket.id)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Ticket {ticket.id} — à rappeler\n")
+    assert "Prochain appel : " in out
+    assert ", messagerie (marie) : message laissé" in out.split("Appels\n")[1]
+    conversation = out.split("Conversation\n")[1]
+    assert "Visiteur : [bouton] Étape suivante" in conversation
+    assert "Visiteur : [bouton] Être rappelé par téléphone" in conversation
+    assert "/next_step" not in conversation and "choose_contact" not in conversation
+    target = data_dir / "export.csv"
+    assert main(["export", "--format", "csv", "--output", str(target)]) == 0
+    row = french_rows(target.read_text(encoding="utf-8"))[0]
+    assert row["Statut"] == "à rappeler" and row["Suivi par"] == "marie"
+    assert row["Appels"].endswith(", messagerie (marie) : message laissé")
 
 
 def test_json_export_to_a_file(add_ticket, data_dir: Path, capsys):

@@ -17,8 +17,10 @@ from bot.transcript import (
     MAX_SUMMARY_CHARS,
     REASON_LABELS,
     build_summary,
+    payload_label,
     purge_conversations,
     read_transcript,
+    readable,
 )
 
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=timezone.utc).timestamp()
@@ -118,6 +120,7 @@ def test_a_conversation_reads_back_as_visitor_and_bot_turns(tracker: Tracker):
             "text": "Étape 1 sur 4",
             "buttons": ["Étape suivante", "Je bloque"],
             "marker": None,
+            "payloads": ["/Étape suivante", "/Je bloque"],
         },
         {"at": iso(T0 + 4), "who": "bot", "text": "", "buttons": [], "marker": marker},
         {"at": iso(T0 + 60), "who": "visitor", "text": "/je_bloque", "intent": "je_bloque"},
@@ -267,3 +270,73 @@ def test_purge_without_a_store_does_nothing(tmp_path: Path):
     with closing(sqlite3.connect(bare)) as conn:
         conn.execute("CREATE TABLE other (x)")
     assert purge_conversations(bare, keep=set(), older_than=now) == 0
+
+
+# --- readable -------------------------------------------------------------------------------
+
+
+DESK_PAYLOAD = '/choose_contact{"contact_preference": "desk"}'
+
+
+def test_button_presses_read_as_the_labels_the_visitor_saw(tracker: Tracker):
+    tracker.add(
+        "moi",
+        "bot",
+        T0,
+        text="Comment voulez-vous que le médiateur vous aide ?",
+        data={"buttons": [
+            {"title": "À l'accueil, maintenant", "payload": DESK_PAYLOAD},
+            {"title": "Annuler", "payload": "/stop_guide"},
+        ]},
+    )  # fmt: skip
+    # Rasa may hand the payload back with other spacing inside its JSON.
+    tracker.user("moi", T0 + 1, '/choose_contact{"contact_preference":"desk"}', "choose_contact")
+    tracker.user("moi", T0 + 2, "je tape /next_step dans le texte", "next_step")
+    turns = readable(read_transcript(tracker.path, "moi"))
+    assert turns[0]["payloads"][0].startswith("/choose_contact")
+    assert turns[1]["text"] == "À l'accueil, maintenant" and turns[1]["pressed"] is True
+    # Typed text that merely contains a slash is the visitor's own.
+    assert turns[2]["text"] == "je tape /next_step dans le texte" and "pressed" not in turns[2]
+
+
+def test_tickets_stored_before_payloads_were_kept_read_well_too():
+    old: list[dict[str, Any]] = [
+        {"at": None, "who": "visitor", "text": "/impots.paiement"},
+        {"at": None, "who": "bot", "text": "Étape 1", "buttons": ["Étape suivante"]},
+        {"at": None, "who": "visitor", "text": "/next_step"},
+        {"at": None, "who": "visitor", "text": '/choose_contact{"contact_preference": "phone"}'},
+        {"at": None, "who": "visitor", "text": "/menu_impots"},
+        {"at": None, "who": "visitor", "text": "/retired.guide_name"},
+        {"at": None, "who": "visitor", "text": "/something_new"},
+        {"at": None, "who": "visitor", "text": "/affirm"},
+    ]
+    titles = {"impots.paiement": "Payer ses impôts", "impots": "Impôts"}
+    shown = [t["text"] for t in readable(old, titles)]
+    assert shown == [
+        "Payer ses impôts",
+        "Étape 1",
+        "Étape suivante",
+        "Être rappelé par téléphone",
+        "Autre : Impôts",
+        "Démarche : guide name",
+        "Un bouton",
+        "Oui",
+    ]
+    assert not any(text.startswith("/") for text in shown)
+    assert old[2]["text"] == "/next_step"  # the stored turns are left as they were
+
+
+@pytest.mark.parametrize(
+    "payload, label",
+    [
+        ("/ask_human", "Parler à un médiateur"),
+        ("/help", "Voir les démarches"),
+        ("/deny", "Non"),
+        ("/stop_guide", "Arrêter"),
+        ("/choose_contact", "Choix du contact"),
+        ('/choose_contact{"contact_preference": "email"}', "Recevoir une réponse par e-mail"),
+        ("bonjour", None),
+    ],
+)
+def test_known_payloads_have_french_labels(payload: str, label: str | None):
+    assert payload_label(payload) == label

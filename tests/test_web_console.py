@@ -4,7 +4,10 @@ pages never cached, and the service's incidents shown on the queue page."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
+import json
 import os
 import re
 import shutil
@@ -337,7 +340,7 @@ def test_bad_input_gets_a_french_message_never_a_500(client, ticket_id):
         (client.get("/mediation/report?until=9999-12-31"), 400, "Date de fin invalide"),
         (client.get("/mediation/report.csv?since=0001-01-01"), 400, "Date de début invalide"),
         (client.get("/mediation/?status=perdu"), 400, "Filtre inconnu"),
-        (client.get("/mediation/?page=-3"), 200, "Tickets de suivi"),
+        (client.get("/mediation/?page=-3"), 200, "File des demandes"),
         (client.get("/mediation/report?since=2026-13-01"), 400, ""),
         (client.get("/mediation/report?since=2026-05-01&until=2026-01-01"), 400, ""),
         (client.get("/mediation/export?format=xls"), 400, "Export impossible"),
@@ -389,13 +392,18 @@ def test_queue_filters_and_pagination(client, settings):
                 transcript=[],
             )
     log_in(client)
+
+    def rows(page: str) -> int:
+        # Links of the table only: the desk panel above lists the waiting desk tickets too.
+        return page.split('<table id="tickets">')[1].count('href="/mediation/tickets/')
+
     first = client.get("/mediation/").text
-    assert first.count('href="/mediation/tickets/') == 20 and "Page suivante" in first
+    assert rows(first) == 20 and "Page suivante" in first
     assert "non lu" in first
     second = client.get("/mediation/?page=2").text
-    assert second.count('href="/mediation/tickets/') == 5
+    assert rows(second) == 5
     widget = client.get("/mediation/?channel=widget").text
-    assert widget.count('href="/mediation/tickets/') == 12
+    assert rows(widget) == 12
     assert "Impôts (toutes)" in text_of(client.get("/mediation/"))
 
 
@@ -494,3 +502,161 @@ def test_the_queue_shows_incidents_of_the_last_day(client, settings):
         "refused_per_conversation": 0,
         "refused_flood": 0,
     }
+
+
+# --- the console for a day at the desk ------------------------------------------------------
+
+PRESSED: list[dict[str, Any]] = [
+    {"at": "2026-11-20T09:00:00+00:00", "who": "visitor", "text": "/impots.avis_imposition"},
+    {
+        "at": "2026-11-20T09:00:01+00:00",
+        "who": "bot",
+        "text": "Étape 1 sur 7",
+        "buttons": ["Étape suivante", "Je bloque"],
+        "payloads": ["/next_step", "/stuck"],
+    },
+    {"at": "2026-11-20T09:00:05+00:00", "who": "visitor", "text": "/next_step"},
+    # An older ticket: the bot's buttons were kept without their payloads.
+    {"at": "2026-11-20T09:00:06+00:00", "who": "bot", "text": "Comment ?", "buttons": ["x"]},
+    {
+        "at": "2026-11-20T09:00:09+00:00",
+        "who": "visitor",
+        "text": '/choose_contact{"contact_preference": "phone"}',
+    },
+    {"at": "2026-11-20T09:00:10+00:00", "who": "visitor", "text": "/help"},
+]
+
+
+def test_the_ticket_page_reads_like_a_conversation_and_offers_the_call_back(
+    client, settings, ticket_id
+):
+    with TicketStore.open(settings) as store:
+        store._transact(
+            lambda db: db.execute(
+                "UPDATE tickets SET transcript = ? WHERE id = ?",
+                [json.dumps(PRESSED, ensure_ascii=False), ticket_id],
+            )
+        )
+    token = log_in(client)
+    page = text_of(client.get(f"/mediation/tickets/{ticket_id}"))
+    transcript = page.split('class="transcript"')[1].split("</ol>")[0]
+    assert "/" not in re.sub(r"<[^>]+>", "", transcript).replace("</", "")
+    from bot.guides import load_catalogue
+
+    guide = load_catalogue(settings.knowledge_dir)["impots.avis_imposition"]
+    for label in (
+        f"« {guide.title} »",  # the guide's button, named from the catalogue
+        "« Étape suivante »",  # found among the buttons of the message before
+        "« Être rappelé par téléphone »",  # an old ticket: from the table of payloads
+        "« Voir les démarches »",
+    ):
+        assert label in html.unescape(transcript), label
+    # The step the visitor stopped on, in full, from the catalogue.
+    step = guide.step(2)
+    assert step.instruction in page
+    if step.link:
+        assert step.link.url in page
+    assert 'href="tel:0612345678"' in page
+
+    taken = client.post(f"/mediation/tickets/{ticket_id}/assign", data={"csrf": token})
+    assert taken.status_code == 303 and taken.headers["location"].endswith("?fait=pris")
+    page = text_of(client.get(taken.headers["location"]))
+    assert "Vous suivez ce ticket. Il est passé « En cours »." in page
+    assert "Je prends ce ticket" not in page
+    called = client.post(
+        f"/mediation/tickets/{ticket_id}/calls",
+        data={"csrf": token, "outcome": "no_answer", "note": "sonne", "then": "a_rappeler",
+              "next_call": "2026-12-01T10:30"},
+    )  # fmt: skip
+    assert called.status_code == 303
+    page = text_of(client.get(called.headers["location"]))
+    assert "L'appel est noté dans le journal." in page and "Pas de réponse" in page
+    assert "À rappeler" in page and "01/12/2026 10:30" in page
+    with TicketStore.open(settings) as store:
+        stored = store.get(ticket_id)
+    assert stored is not None and stored.next_call_at == "2026-12-01T09:30:00+00:00"
+    assert [(c.outcome, c.note, c.actor) for c in stored.calls] == [
+        ("no_answer", "sonne", "camille")
+    ]
+    bad = client.post(f"/mediation/tickets/{ticket_id}/calls", data={"csrf": token, "outcome": "x"})
+    assert bad.status_code == 400 and "Choisissez" in text_of(bad)
+    queue = text_of(client.get("/mediation/"))
+    row = queue.split(f'data-id="{ticket_id}"')[1].split("</tr>")[0]
+    assert "camille" in row and "depuis" in row and "À rappeler" in row
+
+
+def test_the_queue_pins_desk_hand_offs_and_searches(client, settings, ticket_id):
+    with TicketStore.open(settings) as store:
+        desk = store.create(
+            sender_id="conv-desk", channel="kiosk", reason="asked", contact_preference="desk",
+            summary="Aide au guichet", transcript=PRESSED, kiosk="Borne 2",
+            visitor_sentence="Je n'arrive pas à déclarer mes impôts",
+        )  # fmt: skip
+    log_in(client)
+    page = text_of(client.get("/mediation/"))
+    assert "<title>(2) File des demandes — Guichet</title>" in page
+    pinned = page.split('id="desk"')[1].split("</section>")[0]
+    assert f"Ticket n° {desk.id}" in pinned and "Borne 2" in pinned and "attend depuis" in pinned
+    # Filters show French labels only, never a guide's id.
+    visible = re.sub(r"<[^>]+>", " ", page)
+    assert "impots.avis_imposition" not in visible, re.findall(
+        r".{80}impots.avis_imposition.{40}", visible, re.S
+    )
+    assert "avis d'impôt" in visible
+
+    def found(**params: str) -> set[int]:
+        response = client.get("/mediation/", params=params)
+        assert response.status_code == 200
+        table = response.text.split('<table id="tickets">')
+        return (
+            {int(n) for n in re.findall(r'data-id="(\d+)"', table[1])} if len(table) > 1 else set()
+        )
+
+    assert found(q="0612 34 56 78") == {ticket_id}
+    assert found(q=str(desk.id)) == {desk.id}
+    assert found(q="DECLARER impots") == {desk.id}
+    assert found(q="déclarer", channel="widget") == set()
+    assert found(q="Borne 2", status="nouveau") == {desk.id}
+    search = text_of(client.get("/mediation/", params={"q": "0612 34 56 78"}))
+    assert 'value="0612 34 56 78"' in search and "Résultats pour « 0612 34 56 78 »" in search
+
+
+def test_alerts_stream_tells_about_new_tickets(client, settings, ticket_id, monkeypatch):
+    from bot.web import mediation
+
+    monkeypatch.setattr(mediation, "EVENTS_LIFETIME_SECONDS", 0.0)
+    assert client.get("/mediation/events").status_code == 303  # login first
+    log_in(client)
+    with client.stream("GET", "/mediation/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-store"
+        body = "".join(response.iter_text())
+    assert body.startswith("retry: ")
+    event = body.split("event: tickets\ndata: ")[1].split("\n\n")[0]
+    data = json.loads(event)
+    assert data["latest"] == ticket_id and data["count"] == 1
+    assert (
+        data["tickets"][0]["guide"] == "Mon avis d'impôt" or "." not in data["tickets"][0]["guide"]
+    )
+    polled = client.get("/mediation/alerts").json()
+    assert polled["latest"] == ticket_id and polled["tickets"][0]["channel"] == "Borne"
+
+
+def test_export_opens_in_a_french_spreadsheet(client, settings, ticket_id):
+    token = log_in(client)
+    client.post(f"/mediation/tickets/{ticket_id}/assign", data={"csrf": token})
+    client.post(f"/mediation/tickets/{ticket_id}/calls",
+                data={"csrf": token, "outcome": "voicemail", "note": "=1+1"})  # fmt: skip
+    response = client.get("/mediation/export", params={"format": "csv", "q": "0612345678"})
+    assert response.status_code == 200
+    content = response.content.decode("utf-8")
+    assert content.startswith("\ufeff")
+    header, *rows = list(csv.reader(io.StringIO(content[1:]), delimiter=";"))
+    assert header[:3] == ["Numéro", "Créé le", "Modifié le"] and len(rows) == 1
+    row = dict(zip(header, rows[0], strict=True))
+    assert row["Statut"] == "en cours" and row["Canal"] == "borne"
+    assert row["Démarche"] != "impots.avis_imposition" and "avis" in row["Démarche"].lower()
+    assert row["Suivi par"] == "camille" and row["Appels"].endswith("messagerie (camille) : =1+1")
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", row["Créé le"])
+    none = client.get("/mediation/export", params={"format": "csv", "q": "introuvable"})
+    assert len(list(csv.reader(io.StringIO(none.text[1:]), delimiter=";"))) == 1

@@ -43,6 +43,8 @@ MAX_BODY_BYTES = 64 * 1024  # forms and chat messages are small; anything bigger
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        # The kiosk plays the server's voice (/api/speak) from a fetched blob.
+        "media-src 'self' blob:; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -51,6 +53,8 @@ SECURITY_HEADERS = {
 }
 # Console pages and exports hold visitors' details; API answers hold their conversation.
 PRIVATE_PREFIXES = ("/mediation", "/api/")
+# …except QR codes of public addresses, which depend on nothing else and may be cached.
+PUBLIC_API = ("/api/qr",)
 
 # What a reader sees for each error status (title, sentence); one short French sentence.
 ERRORS: dict[int, tuple[str, str]] = {
@@ -135,7 +139,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path") or "")
-        private = path.startswith(PRIVATE_PREFIXES)
+        private = path.startswith(PRIVATE_PREFIXES) and path not in PUBLIC_API
         started = False
 
         async def send_with_headers(message: Message) -> None:

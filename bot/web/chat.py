@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot import qr, speech
 from bot.guides import load_catalogue
 from bot.inputs import VISITOR_TEXT_HEADER
 from bot.settings import Settings
@@ -35,6 +36,14 @@ MAX_DEPTH = 16
 SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CHANNELS = ("kiosk", "widget")
 TIMEOUT_SECONDS = 8.0
+NOTHING_TO_READ = "Il n'y a rien à lire."
+NO_SPEECH = "La lecture à voix haute n'est pas disponible ici."
+SPEECH_BUSY = "La lecture à voix haute est occupée. Réessayez dans un moment."
+SPEECH_FAILED = "La lecture à voix haute n'a pas marché. Réessayez."
+NOT_AN_ADDRESS = "Cette adresse ne peut pas devenir un code QR."
+# A QR code depends only on its address: browsers and the kiosk may keep it a long time.
+QR_CACHE = "public, max-age=31536000, immutable"
+SPEECH_CUT_HEADER = "X-Guichet-Speech-Cut"
 
 
 def error(text: str, status: int) -> JSONResponse:
@@ -105,6 +114,12 @@ class ChatApi:
         self.settings = settings
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._speaker: speech.Speaker | None = None
+
+    def speaker(self) -> speech.Speaker:
+        if self._speaker is None:
+            self._speaker = speech.Speaker(self.settings.tts_voice, self.settings.tts_speed)
+        return self._speaker
 
     def client(self) -> httpx.AsyncClient:
         """One HTTP client for every relayed message: kept-alive connections to Rasa, and the
@@ -130,6 +145,8 @@ class ChatApi:
             Route("/api/config", self.config, methods=["GET"]),
             Route("/api/chat", self.chat, methods=["POST"]),
             Route("/api/erase", self.erase, methods=["POST"]),
+            Route("/api/speak", self.speak, methods=["POST"]),
+            Route("/api/qr", self.qr_code, methods=["GET"]),
         ]
 
     def origin_refused(self, request: Request) -> bool:
@@ -154,6 +171,7 @@ class ChatApi:
                 "max_chars": self.settings.max_message_chars,
                 "org_name": self.settings.values["ORG_NAME"],
                 "kiosk_name": self.settings.kiosk_name,
+                "speech": self.speaker().available,
                 "common": [{"id": g.id, "title": g.title} for g in catalogue.common()],
             }
         )
@@ -194,6 +212,41 @@ class ChatApi:
         # nothing is shown rather than what was typed.
         shown = answer.headers.get(VISITOR_TEXT_HEADER, "")
         return JSONResponse(answer.json(), headers={VISITOR_TEXT_HEADER: shown})
+
+    async def speak(self, request: Request) -> Response:
+        """`{"text": "…"}` → `audio/wav` read by espeak-ng. The text is never logged."""
+        if self.origin_refused(request):
+            return error("Ce site n'est pas autorisé à utiliser Guichet.", 403)
+        try:
+            data = await self.body(request)
+        except BadBody:
+            return error(UNREADABLE, 400)
+        text = data.get("text")
+        if not isinstance(text, str):
+            return error(NOTHING_TO_READ if text in (None, "") else UNREADABLE, 400)
+        speaker = self.speaker()
+        try:
+            # espeak-ng takes a core for a moment: never on the event loop.
+            audio, cut = await run_in_threadpool(speaker.synthesise, text)
+        except speech.NothingToSay:
+            return error(NOTHING_TO_READ, 400)
+        except speech.SpeechUnavailable:
+            return error(NO_SPEECH, 503)
+        except speech.SpeechBusy:
+            return error(SPEECH_BUSY, 503)
+        except speech.SpeechFailed:
+            return error(SPEECH_FAILED, 502)
+        headers = {SPEECH_CUT_HEADER: "1"} if cut else {}
+        return Response(audio, media_type="audio/wav", headers=headers)
+
+    async def qr_code(self, request: Request) -> Response:
+        """`?url=https://…` → the QR code of that address, as an SVG file."""
+        url = request.query_params.get("url", "")
+        try:
+            svg = await run_in_threadpool(qr.qr_svg, url, standalone=True)
+        except qr.NotAnAddress:
+            return error(NOT_AN_ADDRESS, 400)
+        return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": QR_CACHE})
 
     async def erase(self, request: Request) -> Response:
         if self.origin_refused(request):

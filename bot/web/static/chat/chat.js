@@ -22,6 +22,8 @@ export const DEFAULT_CONFIG = Object.freeze({
   wipe_after_ticket_seconds: 60,
   max_chars: 1000,
   org_name: "",
+  kiosk_name: "",
+  speech: null, // true/false once the server says whether it can read aloud
   common: [],
 });
 
@@ -76,6 +78,18 @@ function storageRemove(storage, key) {
   } catch {
     /* ignore */
   }
+}
+
+const KIOSK_NAME_MAX = 40;
+
+/**
+ * A kiosk's name as the server keeps it (bot.tickets.clean_kiosk_name): printable, one
+ * line, spaces collapsed, at most 40 characters; "" for anything else.
+ */
+export function cleanKioskName(name) {
+  if (typeof name !== "string") return "";
+  const printable = name.replace(/[\p{C}\p{Z}]/gu, " ").replace(/\s+/g, " ").trim();
+  return Array.from(printable).slice(0, KIOSK_NAME_MAX).join("").trim();
 }
 
 /** Cut `text` to at most `max` characters (code points). Returns {text, cut}. */
@@ -156,11 +170,13 @@ export class ChatClient {
   #storage;
   #timeoutMs;
   #sender;
+  #kiosk = "";
   #queue = Promise.resolve(); // sends and erases reach the server one at a time, in order
 
-  constructor({ apiBase = "", channel, storage = null, timeoutMs = 8000 } = {}) {
+  constructor({ apiBase = "", channel, storage = null, timeoutMs = 8000, kiosk = "" } = {}) {
     this.#apiBase = String(apiBase || "").replace(/\/+$/, "");
     this.#channel = channel || "other";
+    this.kiosk = kiosk;
     this.#storage = storage || null;
     this.#timeoutMs = timeoutMs > 0 ? timeoutMs : 8000;
     const stored = storageGet(this.#storage, SENDER_KEY);
@@ -178,6 +194,15 @@ export class ChatClient {
 
   get channel() {
     return this.#channel;
+  }
+
+  /** The kiosk's name, sent with every message so that a ticket says where the visitor is. */
+  get kiosk() {
+    return this.#kiosk;
+  }
+
+  set kiosk(name) {
+    this.#kiosk = cleanKioskName(name);
   }
 
   /** The stored transcript ([] without storage). */
@@ -236,6 +261,8 @@ export class ChatClient {
       if (Number.isFinite(value) && value > 0) config[key] = value;
     }
     if (typeof data.org_name === "string") config.org_name = data.org_name;
+    config.kiosk_name = cleanKioskName(data.kiosk_name);
+    if (typeof data.speech === "boolean") config.speech = data.speech;
     if (Array.isArray(data.common)) {
       config.common = data.common
         .filter((g) => isObject(g) && typeof g.id === "string" && typeof g.title === "string")
@@ -257,11 +284,9 @@ export class ChatClient {
     const message = String(text ?? "");
     const sender = this.#sender; // the conversation this message belongs to
     return this.#enqueue(async () => {
-      const { ok, data, visitor } = await this.#request("POST", "/api/chat", {
-        sender,
-        message,
-        channel: this.#channel,
-      });
+      const body = { sender, message, channel: this.#channel };
+      if (this.#kiosk) body.kiosk = this.#kiosk;
+      const { ok, data, visitor } = await this.#request("POST", "/api/chat", body);
       if (!ok || !Array.isArray(data)) {
         const failed = errorMessages(data);
         failed.visitor = null;
@@ -305,7 +330,7 @@ export class ChatClient {
 const URL_RE = /https?:\/\/[^\s<>"]+/g;
 const TRAILING_RE = /[.,;:!?)\]}»'"’]+$/;
 
-function pickFrenchVoice(voices) {
+export function pickFrenchVoice(voices) {
   const list = Array.isArray(voices) ? voices : Array.from(voices || []);
   const lang = (v) => String(v.lang || "").toLowerCase().replace("_", "-");
   return (
@@ -330,6 +355,20 @@ export function stopSpeaking() {
   } catch {
     /* ignore */
   }
+}
+
+/**
+ * What to read aloud for a message: its text, addresses replaced by a word (unreadable
+ * aloud), then the buttons it offers (« Vos choix : Étape suivante, Je bloque. »).
+ */
+export function spokenText(text, buttons = []) {
+  let said = String(text ?? "").replace(URL_RE, " (lien affiché à l'écran) ").replace(/[ \t]{2,}/g, " ").trim();
+  const titles = (Array.isArray(buttons) ? buttons : []).map((t) => String(t).trim()).filter(Boolean);
+  if (titles.length) {
+    if (said && !/[.!?…:»]$/.test(said)) said += ".";
+    said += `${said ? " " : ""}Vos choix : ${titles.join(", ")}.`;
+  }
+  return said;
 }
 
 /** Read `text` aloud in French, stopping any current speech. Returns false if unsupported. */
@@ -385,8 +424,11 @@ function safeUrl(candidate) {
   }
 }
 
-/** Append `text` to `parent`: line breaks as <br>, http(s) addresses as links. */
-function appendRichText(doc, parent, text, { links }) {
+/**
+ * Append `text` to `parent`: line breaks as <br>, http(s) addresses as links. With `onLink`,
+ * an address is a button that calls onLink(href) and opens nothing (the kiosk).
+ */
+function appendRichText(doc, parent, text, { links, onLink }) {
   String(text).split(/\r\n|\r|\n/).forEach((line, index) => {
     if (index > 0) parent.append(doc.createElement("br"));
     if (!links) {
@@ -401,12 +443,20 @@ function appendRichText(doc, parent, text, { links }) {
       const href = safeUrl(raw);
       if (!href) continue;
       parent.append(doc.createTextNode(line.slice(last, match.index)));
-      const a = el(doc, "a", "gc-link", raw);
-      a.href = href;
-      a.target = "_blank";
-      a.rel = "noopener noreferrer";
-      a.append(el(doc, "span", "gc-sr-only", " (nouvel onglet)"));
-      parent.append(a);
+      if (typeof onLink === "function") {
+        const button = el(doc, "button", "gc-link", raw);
+        button.type = "button";
+        button.dataset.href = href;
+        button.addEventListener("click", () => onLink(href));
+        parent.append(button);
+      } else {
+        const a = el(doc, "a", "gc-link", raw);
+        a.href = href;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        a.append(el(doc, "span", "gc-sr-only", " (nouvel onglet)"));
+        parent.append(a);
+      }
       last = match.index + raw.length;
     }
     parent.append(doc.createTextNode(line.slice(last)));
@@ -494,10 +544,17 @@ function groupMessages(messages) {
 
 /**
  * Append the bot's messages to `container`. Buttons call onButton(title, payload); a
- * "Lire à voix haute" button is added when `speak` is a function (and the browser can speak).
- * Returns the bubbles created.
+ * "Lire à voix haute" button is added when `speak` is a function and `speakable` (by default:
+ * the browser can speak); it calls speak(spokenText, bubble). With `stop`, a hidden
+ * "Arrêter" button beside it calls stop() (the page shows it while reading). Buttons whose
+ * payload is in `primary` get the class gc-primary; with `onLink`, addresses open nothing
+ * (see appendRichText). Returns the bubbles created.
  */
-export function renderMessages(container, messages, { onButton, speak: speakFn } = {}) {
+export function renderMessages(
+  container,
+  messages,
+  { onButton, speak: speakFn, speakable, stop, primary = [], onLink } = {}
+) {
   const doc = container.ownerDocument || document;
   const created = [];
   for (const { message, customs } of groupMessages(messages)) {
@@ -519,14 +576,25 @@ export function renderMessages(container, messages, { onButton, speak: speakFn }
     for (const custom of customs) annotate(bubble, custom);
     if (shown.trim()) {
       const p = textParagraph(doc);
-      appendRichText(doc, p, shown, { links: true });
+      appendRichText(doc, p, shown, { links: true, onLink });
       bubble.append(p);
     }
-    if (text && typeof speakFn === "function" && canSpeak()) {
+    const canRead = speakable === undefined ? canSpeak() : Boolean(speakable);
+    if (text && typeof speakFn === "function" && canRead) {
+      const said = spokenText(text, buttons.map((b) => b.title));
+      const row = el(doc, "div", "gc-speak-row");
       const say = el(doc, "button", "gc-speak", "Lire à voix haute");
       say.type = "button";
-      say.addEventListener("click", () => speakFn(text));
-      bubble.append(say);
+      say.addEventListener("click", () => speakFn(said, bubble));
+      row.append(say);
+      if (typeof stop === "function") {
+        const halt = el(doc, "button", "gc-stop", "Arrêter la lecture");
+        halt.type = "button";
+        halt.hidden = true;
+        halt.addEventListener("click", () => stop());
+        row.append(halt);
+      }
+      bubble.append(row);
     }
     if (buttons.length) {
       const group = el(doc, "div", "gc-choices");
@@ -535,6 +603,7 @@ export function renderMessages(container, messages, { onButton, speak: speakFn }
       for (const { title, payload } of buttons) {
         const button = el(doc, "button", "gc-choice", title);
         button.type = "button";
+        if (primary.includes(payload)) button.classList.add("gc-primary");
         button.addEventListener("click", () => {
           if (!button.disabled && typeof onButton === "function") onButton(title, payload);
         });

@@ -15,6 +15,9 @@
   const API_BASE = originOf(script && script.src);
   const DEFAULT_COLOUR = "#1f4e79";
   const DEFAULT_TITLE = "Aide aux démarches";
+  const DEFAULT_LABEL = "Besoin d'aide ?";
+  const MAX_LABEL_CHARS = 32; // the launcher stays one short line on a phone
+  const MAX_TITLE_CHARS = 60;
   const DEFAULT_MAX_CHARS = 500;
   const NOT_ANSWERING = "Le service ne répond pas. Vous pouvez demander de l'aide à l'accueil.";
   const HUMAN_PAYLOAD = "/ask_human";
@@ -24,10 +27,26 @@
   const WIDGET_PREFIX = "guichet.widget.";
   const OPEN_KEY = "guichet.widget.open";
   const SIZE_KEY = "guichet.widget.textsize";
+  // On a phone (and on a short window, a phone on its side or a page zoomed in) the open
+  // panel covers the whole screen. Kept in step with widget.css.
+  const PHONE_QUERY = "(max-width: 599.98px), (max-height: 499.98px)";
+  // What the hand-off form asks for, as the text box's keyboard (`inputmode`, `autocomplete`).
+  // The box's label says what is asked too: the question may have scrolled out of view.
+  const KEYBOARDS = {
+    phone: { inputmode: "tel", autocomplete: "tel", spellcheck: "false", autocapitalize: "off" },
+    email: { inputmode: "email", autocomplete: "email", spellcheck: "false", autocapitalize: "off" },
+    text: { inputmode: "text", autocomplete: "off", spellcheck: "true", autocapitalize: "sentences" },
+  };
+  const BOX_LABELS = {
+    phone: "Votre numéro de téléphone",
+    email: "Votre adresse e-mail",
+    text: "Votre message",
+  };
 
   const data = (script && script.dataset) || {};
   const settings = {
-    title: (data.title || "").trim() || DEFAULT_TITLE,
+    title: plainText(data.title, MAX_TITLE_CHARS) || DEFAULT_TITLE,
+    label: plainText(data.label, MAX_LABEL_CHARS) || DEFAULT_LABEL,
     colour: usableColour(data.colour || data.color),
     left: data.position === "left",
     openByDefault: data.open === "true",
@@ -40,6 +59,44 @@
     } catch (_) {
       return window.location.origin;
     }
+  }
+
+  /* The host's words as one short line of plain text: no control or invisible formatting
+     characters (bidi overrides), spaces collapsed, at most `max` characters. It is only
+     ever set with textContent, so markup stays visible text. */
+  function plainText(value, max) {
+    const text = String(value || "")
+      .replace(/[\p{C}\p{Zl}\p{Zp}]/gu, " ")
+      .replace(/\s+/g, " ")
+      .trim();
+    const chars = Array.from(text);
+    if (chars.length <= max) return text;
+    return `${chars.slice(0, max - 1).join("").trimEnd()}…`;
+  }
+
+  /* « de » before the organisation's name, elided and contracted as bot/french.py does:
+     de l'Espace…, du Centre…, des Ateliers…, de la Maison…, de Médiathèque… */
+  const ASPIRATED_H = new Set(["hall", "halle", "halles", "hameau", "handicap", "hangar", "harpe",
+    "hasard", "haut", "haute", "hauts", "havre", "hibou", "hockey", "hollande", "homard", "honte",
+    "hors", "hublot", "huit", "hutte"]);
+
+  function ofName(name) {
+    const plain = (word) => word.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+    const text = String(name).trim();
+    const article = text.match(/^(?:(les|le|la)\s+|(l['’])\s*)/i);
+    if (article) {
+      const rest = text.slice(article[0].length);
+      const word = (article[1] || "l'").toLowerCase();
+      if (word === "le") return `du ${rest}`;
+      if (word === "les") return `des ${rest}`;
+      return word === "la" ? `de la ${rest}` : `de l'${rest}`;
+    }
+    const first = plain((text.match(/^[\p{L}]+/u) || [""])[0]);
+    const vowel = (c) => "aeiouy".includes(c);
+    const elides = first[0] === "h"
+      ? !ASPIRATED_H.has(first) && first.length > 1 && vowel(first[1])
+      : Boolean(first) && vowel(first[0]);
+    return elides ? `de l'${text}` : `de ${text}`;
   }
 
   /* The host's colour, only if it is #rrggbb and white text on it stays readable (4.5:1). */
@@ -112,16 +169,20 @@
     const shadow = host.attachShadow({ mode: "open" });
     const stylesheet = el("link", { rel: "stylesheet", href: `${API_BASE}/static/widget/widget.css` });
 
+    // The visible label starts the button's name (WCAG 2.5.3, label in name).
     const launcher = el(
       "button",
       {
         type: "button",
         class: "launcher",
-        "aria-label": "Ouvrir l'aide Guichet",
         "aria-expanded": "false",
         "aria-controls": "guichet-panel",
       },
-      [chatIcon()]
+      [
+        chatIcon(),
+        el("span", { class: "launcher-label" }, [settings.label]),
+        el("span", { class: "visually-hidden launcher-action" }, [" Ouvrir l'aide Guichet"]),
+      ]
     );
     const close = el("button", { type: "button", class: "close", "aria-label": "Fermer" }, [
       el("span", { "aria-hidden": "true" }, ["×"]),
@@ -143,10 +204,13 @@
       autocomplete: "off",
       enterkeyhint: "send",
       spellcheck: "true",
+      inputmode: "text",
+      autocapitalize: "sentences",
     });
     const send = el("button", { type: "submit", class: "send" }, ["Envoyer"]);
+    const inputLabel = el("label", { for: "guichet-input" }, [BOX_LABELS.text]);
     const form = el("form", { class: "form", novalidate: true }, [
-      el("label", { for: "guichet-input" }, ["Votre message"]),
+      inputLabel,
       el("div", { class: "row" }, [input, send]),
     ]);
     const smaller = el("button", { type: "button", class: "size-button" }, [
@@ -168,14 +232,13 @@
       { class: "panel", id: "guichet-panel", role: "dialog", "aria-label": settings.title, hidden: true },
       [
         el("div", { class: "header" }, [
-          el("div", { class: "header-top" }, [el("h2", { class: "title" }, [settings.title]), close]),
+          el("div", { class: "header-top" }, [el("h2", { class: "title" }, [settings.title]), sizes, close]),
           el("div", { class: "actions" }, [human, erase]),
         ]),
         log,
         typing,
         notice,
         form,
-        sizes,
       ]
     );
     const root = el("div", { class: settings.left ? "root left" : "root", lang: "fr", hidden: true }, [
@@ -185,8 +248,9 @@
     // A custom property set through the CSSOM, which a strict CSP on the host page allows.
     root.style.setProperty("--guichet-colour", settings.colour);
     shadow.append(stylesheet, root);
-    return { host, shadow, stylesheet, root, launcher, panel, close, human, erase, log, typing,
-      notice, form, input, send, smaller, bigger };
+    const launcherAction = launcher.querySelector(".launcher-action");
+    return { host, shadow, stylesheet, root, launcher, launcherAction, panel, close, human, erase,
+      log, typing, notice, form, input, inputLabel, send, smaller, bigger };
   }
 
   function start() {
@@ -220,6 +284,8 @@
         const transcript = module.loadTranscript(storage);
         if (transcript.length) {
           module.renderTranscript(ui.log, transcript, { onButton, speak: module.speak });
+          const last = transcript[transcript.length - 1];
+          setKeyboard(last && last.who === "bot" ? askedDetail(last.messages) : null);
           ui.log.scrollTop = ui.log.scrollHeight;
           state.scrollOnOpen = !isOpen(); // a hidden panel cannot scroll yet
         } else {
@@ -231,6 +297,39 @@
       });
 
     /* ---- conversation ---- */
+
+    /* "phone" or "email" when the latest reply asks for that contact detail, else null.
+       The marker's `detail` says which; without it, the question's own words do. */
+    function askedDetail(messages) {
+      let asked = null;
+      let words = "";
+      for (const message of Array.isArray(messages) ? messages : []) {
+        if (!message || typeof message !== "object") continue;
+        if (typeof message.text === "string") words += ` ${message.text}`;
+        const custom = message.custom;
+        if (!custom || typeof custom !== "object" || custom.handoff === undefined) continue;
+        asked = null;
+        if (custom.handoff !== "contact_detail") continue;
+        if (custom.detail === "phone" || custom.detail === "email") asked = custom.detail;
+        else if (/num[ée]ro de t[ée]l[ée]phone/i.test(words)) asked = "phone";
+        else if (/adresse (e-?mail|électronique|electronique)/i.test(words)) asked = "email";
+      }
+      return asked;
+    }
+
+    /* The number pad for a phone number, the e-mail keyboard for an address. */
+    function setKeyboard(detail) {
+      const wanted = KEYBOARDS[detail] ? detail : "text";
+      if (ui.input.getAttribute("data-keyboard") === wanted) return;
+      Object.entries(KEYBOARDS[wanted]).forEach(([name, value]) => ui.input.setAttribute(name, value));
+      ui.inputLabel.textContent = BOX_LABELS[wanted];
+      ui.input.setAttribute("data-keyboard", wanted);
+      // A phone keeps the open keyboard's layout until the box is focused again.
+      if (ui.shadow.activeElement === ui.input) {
+        ui.input.blur();
+        ui.input.focus();
+      }
+    }
 
     function scrollTo(node) {
       if (node && node.isConnected) ui.log.scrollTop = Math.max(0, node.offsetTop - 8);
@@ -258,7 +357,7 @@
     /* A greeting and the common démarches while the conversation is empty (never stored). */
     function showWelcome() {
       const { module } = state.chat;
-      const where = state.settings.org_name ? ` de ${state.settings.org_name}` : "";
+      const where = state.settings.org_name ? ` ${ofName(state.settings.org_name)}` : "";
       const common = Array.isArray(state.settings.common) ? state.settings.common : [];
       module.renderMessages(
         ui.log,
@@ -319,6 +418,8 @@
       const bubbles = module.renderMessages(ui.log, messages, { onButton, speak: module.speak });
       if (messages.some((m) => m.error)) {
         retired.forEach((button) => { button.disabled = false; }); // let the visitor retry
+      } else {
+        setKeyboard(askedDetail(messages)); // a failed send leaves the question as it was
       }
       scrollTo(mine);
       // The pressed button is disabled now: keep the keyboard in the panel.
@@ -373,6 +474,7 @@
       if (state.chat) state.chat.module.clearTranscript(storage);
       storage.setItem(OPEN_KEY, isOpen() ? "1" : "0");
       ui.log.replaceChildren();
+      setKeyboard(null);
       state.pending = 0;
       setTyping(false);
       renderNote("La conversation est effacée.");
@@ -391,10 +493,99 @@
       return !ui.panel.hidden;
     }
 
+    /* ---- phones: the open panel covers the screen, the page stays still behind it ---- */
+
+    const phone = window.matchMedia ? window.matchMedia(PHONE_QUERY) : null;
+    let locked = null; // the host page's scroll position and inline styles while locked
+
+    function isFullScreen() {
+      return isOpen() && Boolean(phone && phone.matches);
+    }
+
+    /* The page behind a full-screen panel must not move: a swipe or the wheel anywhere but
+       on the conversation itself is stopped (two fingers still zoom). The page's overflow is
+       left alone: hiding it would shrink a wide page's viewport and lose where the visitor
+       was. Closing puts the page back where it was, should the browser have moved it. */
+    function stopsPage(event) {
+      if (!isFullScreen()) return;
+      if (event.touches && event.touches.length > 1) return;
+      if (event.ctrlKey) return; // zoom with the wheel
+      const path = event.composedPath ? event.composedPath() : [];
+      const canScroll = ui.log.scrollHeight > ui.log.clientHeight + 1;
+      if (canScroll && path.includes(ui.log)) return; // overscroll-behavior keeps it in the log
+      if (event.cancelable) event.preventDefault();
+    }
+
+    function lockPage() {
+      if (locked) return;
+      locked = { x: window.scrollX, y: window.scrollY };
+      window.addEventListener("touchmove", stopsPage, { capture: true, passive: false });
+      window.addEventListener("wheel", stopsPage, { capture: true, passive: false });
+    }
+
+    function unlockPage() {
+      if (!locked) return;
+      const { x, y } = locked;
+      locked = null;
+      window.removeEventListener("touchmove", stopsPage, { capture: true });
+      window.removeEventListener("wheel", stopsPage, { capture: true });
+      if (window.scrollX !== x || window.scrollY !== y) window.scrollTo(x, y);
+    }
+
+    /* Full screen or not, after opening, closing or turning the phone. */
+    function applyLayout() {
+      const full = isFullScreen();
+      ui.root.classList.toggle("full", full);
+      if (full) {
+        ui.panel.setAttribute("aria-modal", "true");
+        lockPage();
+      } else {
+        ui.panel.removeAttribute("aria-modal");
+        unlockPage();
+      }
+      followViewport();
+    }
+
+    /* The widget's frame is the visual viewport: what the visitor sees, not the page. On a
+       host page wider than the screen a phone stretches the layout viewport (which
+       `position: fixed` follows) to the page's width, and an on-screen keyboard only shrinks
+       the visual viewport: both would put the launcher or the text box off screen. */
+    function followViewport() {
+      const viewport = window.visualViewport;
+      if (!viewport) return; // the CSS fallback: the layout viewport
+      const style = ui.root.style;
+      style.setProperty("--guichet-left", `${viewport.offsetLeft}px`);
+      style.setProperty("--guichet-top", `${viewport.offsetTop}px`);
+      style.setProperty("--guichet-width", `${viewport.width}px`);
+      style.setProperty("--guichet-height", `${viewport.height}px`);
+      ui.root.classList.add("framed");
+    }
+
+    /* In full screen, Tab stays in the panel as in any modal dialog. */
+    function keepFocusInside(event) {
+      if (event.key !== "Tab" || !isFullScreen()) return;
+      const focusable = Array.from(
+        ui.panel.querySelectorAll("button:not([disabled]), input, a[href], [tabindex='0']")
+      ).filter((node) => node.getClientRects().length > 0);
+      if (!focusable.length) return;
+      const first = focusable[0];
+      const last = focusable[focusable.length - 1];
+      const active = ui.shadow.activeElement;
+      if (event.shiftKey && (active === first || !ui.panel.contains(active))) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && (active === last || !ui.panel.contains(active))) {
+        event.preventDefault();
+        first.focus();
+      }
+    }
+
     function open(focus) {
       ui.panel.hidden = false;
       ui.launcher.setAttribute("aria-expanded", "true");
+      ui.launcherAction.textContent = " Fermer l'aide Guichet";
       ui.root.classList.add("is-open");
+      applyLayout();
       storage.setItem(OPEN_KEY, "1");
       // Animate only when the visitor opens it, not when a new page restores it open.
       ui.panel.classList.toggle("rise", focus !== false);
@@ -402,13 +593,17 @@
         state.scrollOnOpen = false;
         ui.log.scrollTop = ui.log.scrollHeight;
       }
-      if (focus !== false) ui.input.focus();
+      // In full screen, the text box would open the on-screen keyboard over the choices:
+      // the focus goes to the conversation, one tap from the text box.
+      if (focus !== false) (isFullScreen() ? ui.log : ui.input).focus();
     }
 
     function close(focus) {
       ui.panel.hidden = true;
       ui.launcher.setAttribute("aria-expanded", "false");
+      ui.launcherAction.textContent = " Ouvrir l'aide Guichet";
       ui.root.classList.remove("is-open");
+      applyLayout();
       storage.setItem(OPEN_KEY, "0");
       if (state.chat) state.chat.module.stopSpeaking();
       if (focus !== false) ui.launcher.focus();
@@ -447,7 +642,18 @@
         event.stopPropagation();
         close();
       }
+      keepFocusInside(event);
     });
+    if (phone) {
+      if (phone.addEventListener) phone.addEventListener("change", applyLayout);
+      else if (phone.addListener) phone.addListener(applyLayout); // Safari before 14
+    }
+    if (window.visualViewport) {
+      window.visualViewport.addEventListener("resize", followViewport);
+      window.visualViewport.addEventListener("scroll", followViewport);
+    }
+    window.addEventListener("resize", followViewport);
+    followViewport();
 
     /* ---- start ---- */
 
