@@ -248,7 +248,7 @@ class Settings:
 
     @property
     def public_base_url(self) -> str:
-        """"" when `auto`: use the address the page was opened with."""
+        """ "" when `auto`: use the address the page was opened with."""
         value = self.values["PUBLIC_BASE_URL"].strip().rstrip("/")
         return "" if value.lower() in ("", "auto") else value
 
