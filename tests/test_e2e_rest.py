@@ -44,12 +44,43 @@ def test_every_guide_can_be_walked_with_buttons(bot_url, catalogue):
         assert all(m["steps"] == guide.step_count for m in seen)
 
 
+# A visitor's own words for every guide of the catalogue (both waves), walked to the end.
 TYPED_STARTS = {
+    "impots.espace_particulier": "je sais plus mon mot de passe du site des impots",
     "impots.declaration_revenus": "bonjour je dois declarer mes revenus sur internet",
+    "impots.avis_imposition": "il me faut mon avis d imposition pour la mairie",
+    "impots.prelevement_source": "je me suis marie je dois changer mon taux de prelevement",
+    "impots.paiement": "comment je paye mes impots en plusieurs fois",
+    "france_travail.inscription": "plus de travail je veux m inscrire a france travail",
     "france_travail.actualisation": "comment je fais pour m actualiser ce mois ci",
+    "france_travail.espace_personnel": "jarrive pas a rentrer dans mon espace france travail",
+    "france_travail.contact_conseiller": "envoyer un message a ma conseillere france travail",
+    "france_travail.paiements": "mon allocation chomage est pas arrivee ce mois",
     "cv.rediger": "jai besoin de faire un cv pour travailler",
+    "cv.lettre_motivation": "aidez moi a ecrire une lettre de motivation",
+    "cv.candidature_email": "envoyer mon cv par mail a un employeur",
+    "cv.deposer_en_ligne": "mettre mon cv en ligne pour que les patrons le voient",
+    "compte.franceconnect": "c est quoi ce bouton franceconnect",
+    "compte.adresse_email": "je voudrais me creer une boite mail",
     "securite.arnaques": "j'ai reçu un sms bizarre qui me demande ma carte bancaire",
+    "caf.compte": "je me connecte pas a mon compte caf",
+    "caf.prime_activite": "est ce que je peux avoir la prime d activite",
+    "caf.declaration_trimestrielle": "je dois remplir ma declaration trimestrielle pour le rsa",
+    "caf.rsa": "je voudrais demander le rsa",
+    "ameli.compte": "ouvrir mon compte ameli sur internet",
+    "ameli.attestation_droits": "imprimer mon attestation de droits ameli",
+    "ameli.carte_vitale": "j ai perdu ma carte vitale comment en refaire une",
+    "ants.carte_identite": "ma carte d identite est perimee il faut la refaire",
+    "ants.permis_conduire": "je dois renouveler mon permis de conduire",
+    "retraite.demande": "je veux faire ma demande de retraite sur internet",
+    "compte.justificatif": "comment envoyer un papier scanne en pdf avec mon telephone",
+    "compte.mot_de_passe": "je sais pas faire un mot de passe que je retiens",
+    "securite.compte_pirate": "on a pirate ma boite mail que dois je faire",
 }
+
+
+def test_every_guide_has_a_typed_start(catalogue):
+    assert set(TYPED_STARTS) == set(catalogue.ids)
 
 
 @pytest.mark.parametrize("guide_id", sorted(TYPED_STARTS))
