@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions._support import apply, catalogue, latest_intent, said, state_from
+from actions.workshops import offer_after
 from bot import walk
 
 STEP_COMMANDS = {
@@ -20,6 +21,17 @@ STEP_COMMANDS = {
     "stop_guide": walk.stop,
     walk.CLARIFY_INTENT: walk.not_clear,
 }
+
+
+async def with_offer(
+    reply: walk.Reply, before: walk.WalkState, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> list[EventType]:
+    """The reply, then (once per conversation) one sentence about a coming workshop that
+    teaches the guide, when the visitor needed help with it."""
+    events = apply(reply, dispatcher, tracker)
+    had_ticket = tracker.get_slot("ticket_id") is not None
+    guide_id = walk.workshop_offer_guide(before, reply, had_ticket=had_ticket)
+    return [*events, *await offer_after(dispatcher, tracker, guide_id)]
 
 
 class ActionStartGuide(Action):
@@ -59,7 +71,7 @@ class ActionStepCommand(Action):
         if reply is None:
             command = STEP_COMMANDS.get(latest_intent(tracker), walk.repeat_step)
             reply = command(cat, state)
-        return apply(reply, dispatcher, tracker)
+        return await with_offer(reply, state, dispatcher, tracker)
 
 
 class ActionYesNo(Action):
@@ -86,7 +98,7 @@ class ActionYesNo(Action):
                 reply = walk.menu(cat, state, None, intro="D'accord. Que voulez-vous faire ?")
             else:
                 reply = walk.stop(cat, state)
-        return apply(reply, dispatcher, tracker)
+        return await with_offer(reply, state, dispatcher, tracker)
 
 
 class ActionShowMenu(Action):

@@ -20,6 +20,7 @@ from actions._support import (
     visitor_channel,
     visitor_kiosk,
 )
+from actions.workshops import offer_after
 from bot import handoff, incidents
 from bot.contacts import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, Contact
 from bot.settings import Settings, get_settings
@@ -367,7 +368,9 @@ async def submit(
         say(dispatcher, handoff.failed(settings))
         return []
     say(dispatcher, handoff.created(settings, ticket.id, preference))
-    return [*clear_form(), SlotSet("ticket_id", float(ticket.id))]
+    # After the ticket, never instead: a coming workshop that teaches the guide.
+    offered = await offer_after(dispatcher, tracker, state_from(tracker).guide_id)
+    return [*clear_form(), SlotSet("ticket_id", float(ticket.id)), *offered]
 
 
 def answers_waiting(tracker: Tracker) -> bool:
@@ -390,7 +393,8 @@ class ActionSubmitHandoff(Action):
         if not tracker.get_slot("handoff_consent"):
             await asyncio.to_thread(drop_contact, settings, tracker.sender_id)
             say(dispatcher, handoff.declined(settings))
-            return clear_form()
+            offered = await offer_after(dispatcher, tracker, state_from(tracker).guide_id)
+            return [*clear_form(), *offered]
         return await submit(dispatcher, tracker, settings)
 
 

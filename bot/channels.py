@@ -44,6 +44,9 @@ NO_ANSWER_REPLY = (
 )
 KNOWN_CHANNELS = ("kiosk", "widget")
 READ_BACK = "confirm_detail"  # the hand-off marker of « Vous avez écrit … C'est bien ça ? »
+# The forms that read a contact detail back with that state: the hand-off and the booking
+# of a workshop (both take the detail from the same waiting contacts).
+READ_BACK_FORMS = ("handoff", "booking")
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +110,8 @@ class GuichetRestInput(RestInput):
         reads the detail back. Rasa, its tracker store and its logs only ever saw the hidden
         form; the full one goes from the ticket store to this visitor's answer alone."""
         if not any(
-            isinstance(a.get("custom"), dict) and a["custom"].get("handoff") == READ_BACK
+            isinstance(a.get("custom"), dict)
+            and any(a["custom"].get(form) == READ_BACK for form in READ_BACK_FORMS)
             for a in answers
         ):
             return answers

@@ -14,13 +14,13 @@ import math
 import statistics
 import textwrap
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from html import escape
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from bot.guides import COOP_CATEGORIES
 from bot.spreadsheet import FrenchCsv
@@ -119,6 +119,48 @@ def _categories() -> dict[str, CategoryStats]:
     return {key: CategoryStats() for key in (*COOP_CATEGORIES, UNCLASSIFIED)}
 
 
+class HeldWorkshop(Protocol):
+    """One session held, as `WorkshopStore.stats` gives it (bot.workshops.WorkshopStats)."""
+
+    seats: int
+    booked: int
+    attended: int
+    no_shows: int
+    guide_ids: list[str]
+
+
+@dataclass
+class WorkshopFigures:
+    """Workshop sessions held (not cancelled, already started) and their attendance.
+
+    In La Coop's terms each session is one « accompagnement collectif »; its participants
+    are the people marked present."""
+
+    sessions: int = 0
+    seats: int = 0
+    booked: int = 0
+    attended: int = 0
+    no_shows: int = 0
+    unmarked: int = 0  # booked, present or absent not noted
+
+    @property
+    def attendance_rate(self) -> float | None:
+        """People who came / people booked; None when nobody was booked."""
+        return self.attended / self.booked if self.booked else None
+
+    def add(self, held: HeldWorkshop) -> None:
+        self.sessions += 1
+        self.seats += held.seats
+        self.booked += held.booked
+        self.attended += held.attended
+        self.no_shows += held.no_shows
+        self.unmarked += max(0, held.booked - held.attended - held.no_shows)
+
+
+def _workshop_categories() -> dict[str, WorkshopFigures]:
+    return {key: WorkshopFigures() for key in (*COOP_CATEGORIES, UNCLASSIFIED)}
+
+
 @dataclass
 class Report:
     since: date
@@ -143,6 +185,9 @@ class Report:
     resolution_by_kiosk: dict[str, Resolution] = field(default_factory=dict)
     tickets_by_status: dict[str, int] = field(default_factory=dict)
     categories: dict[str, CategoryStats] = field(default_factory=_categories)
+    # Workshops held in the period: all, and by the La Coop category of the guides taught.
+    workshops: WorkshopFigures = field(default_factory=WorkshopFigures)
+    workshops_by_category: dict[str, WorkshopFigures] = field(default_factory=_workshop_categories)
 
     @property
     def finished_alone(self) -> int:
@@ -169,6 +214,11 @@ def _bounds(since: date, until: date, tz: tzinfo) -> tuple[datetime, datetime]:
     start = datetime.combine(since, time(), tzinfo=tz)
     end = datetime.combine(until + timedelta(days=1), time(), tzinfo=tz)
     return start, end
+
+
+def period_bounds(since: date, until: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The report's period as [start, end) instants, for the other stores (workshops)."""
+    return _bounds(since, until, tz)
 
 
 def _channel(value: Any) -> str:
@@ -362,6 +412,7 @@ def build_report(
     until: date,
     tz: tzinfo,
     categories: Mapping[str, str] | None = None,
+    workshops: Iterable[HeldWorkshop] | None = None,
 ) -> Report:
     """The activity of the local days `since` to `until`, both included.
 
@@ -376,7 +427,21 @@ def build_report(
     start, end = _bounds(since, until, tz)
     senders = _read_tickets(report, store, start, end, category_of)
     _read_tracker(report, tracker_db, start, end, tz, category_of, senders)
+    add_workshops(report, workshops or (), category_of)
     return report
+
+
+def add_workshops(
+    report: Report, held: Iterable[HeldWorkshop], categories: Mapping[str, str]
+) -> None:
+    """Count the sessions `held` (already limited to the period by the caller). A session
+    counts once in each La Coop category of the guides it teaches (so the categories may add
+    up to more than the total); one teaching no known guide is « sans thématique »."""
+    for session in held:
+        report.workshops.add(session)
+        found = {categories[g] for g in session.guide_ids if categories.get(g) in COOP_CATEGORIES}
+        for key in sorted(found) or [UNCLASSIFIED]:
+            report.workshops_by_category[key].add(session)
 
 
 def category_labels() -> list[tuple[str, str]]:
@@ -486,9 +551,31 @@ RESOLUTION_HEADERS = (
 )
 
 
+WORKSHOP_HEADERS = (
+    "accompagnements collectifs (ateliers tenus)",
+    "places offertes",
+    "inscriptions",
+    "personnes venues",
+    "absents",
+    "taux de présence",
+)
+
+
+def _workshop_cells(figures: WorkshopFigures) -> tuple[Any, ...]:
+    return (
+        figures.sessions,
+        figures.seats,
+        figures.booked,
+        figures.attended,
+        figures.no_shows,
+        format_rate(figures.attendance_rate),
+    )
+
+
 def report_csv(report: Report, file: TextIO, titles: Mapping[str, str] | None = None) -> None:
     """The report as CSV for a French spreadsheet (`;`, BOM, French headers, local dates):
-    sections each with their header line, separated by an empty line. `titles` names the
+    sections each with their header line, separated by an empty line; the workshops
+    (overall, then by La Coop category) come last. `titles` names the
     guides (by id) in the guides section."""
     out = FrenchCsv(file)
     titles = titles or {}
@@ -596,6 +683,26 @@ def report_csv(report: Report, file: TextIO, titles: Mapping[str, str] | None = 
     section(
         ("heure", "messages des visiteurs"),
         [(f"{hour:02d} h", count) for hour, count in enumerate(report.busiest_hours)],
+    )
+    held = report.workshops
+    section(
+        ("ateliers (accompagnements collectifs)", "valeur"),
+        [
+            ("ateliers tenus", held.sessions),
+            ("places offertes", held.seats),
+            ("inscriptions", held.booked),
+            ("personnes venues", held.attended),
+            ("absents", held.no_shows),
+            ("présence non notée", held.unmarked),
+            ("taux de présence", format_rate(held.attendance_rate)),
+        ],
+    )
+    section(
+        ("thématique (La Coop)", *WORKSHOP_HEADERS),
+        [
+            (label, *_workshop_cells(report.workshops_by_category[key]))
+            for key, label in category_labels()
+        ],
         last=True,
     )
 

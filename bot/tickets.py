@@ -1348,8 +1348,14 @@ def purge_all(
     from bot.logs import purge_files
 
     files = purge_files(settings, now)
+    # Workshop bookings: names and contacts go the retention period after their session.
+    from bot.workshops import WorkshopStore
+
+    with WorkshopStore.open(settings) as workshops:
+        bookings = workshops.purge(now=now, retention_days=settings.workshop_retention_days)
     return {"tickets": tickets, "conversations": conversations, "contacts": contacts,
-            "logs": files["logs"], "incidents": files["incidents"]}  # fmt: skip
+            "logs": files["logs"], "incidents": files["incidents"],
+            "bookings": bookings}  # fmt: skip
 
 
 def _purge(store: TicketStore, settings: Settings) -> int:

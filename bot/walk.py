@@ -316,6 +316,21 @@ def feedback(catalogue: Catalogue, state: WalkState, helped: bool) -> Reply:
     )
 
 
+def workshop_offer_guide(
+    before: WalkState, reply: Reply, *, had_ticket: bool = False
+) -> str | None:
+    """The guide a coming workshop could be offered about after this reply, or None: a guide
+    finished with help (rated « non », or after a ticket in this conversation), or « je
+    bloque » twice on a step. The offer itself is one extra sentence (actions/workshops.py)."""
+    if not before.guide_id:
+        return None
+    stuck_twice = any(
+        m.get("handoff") == "offered" and m.get("reason") == "stuck" for m in reply.markers
+    )
+    finished_with_help = reply.feedback == "no" or (reply.feedback == "yes" and had_ticket)
+    return before.guide_id if stuck_twice or finished_with_help else None
+
+
 def stop(catalogue: Catalogue, state: WalkState) -> Reply:
     guide = catalogue.get(state.guide_id or "")
     text = (

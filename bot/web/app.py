@@ -34,6 +34,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.settings import Settings, get_settings
+from bot.web.agenda import Agenda
 from bot.web.chat import VISITOR_TEXT_HEADER, ChatApi
 from bot.web.mediation import Console
 
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/demo/horaires", static_page("demo/horaires.html")),
         Route("/demo/hostile", static_page("demo/hostile.html")),
         *chat.routes(),
+        *Agenda(settings, templates).routes(),
         Route("/mediation", to_console),
         Mount("/mediation", routes=console.routes()),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),

@@ -25,6 +25,7 @@ from bot.inputs import VISITOR_TEXT_HEADER
 from bot.settings import Settings
 from bot.tickets import TicketStore, clean_kiosk_name
 from bot.transcript import delete_conversation
+from bot.workshops import WorkshopStore
 
 NOT_ANSWERING = "Le service ne répond pas. Vous pouvez demander de l'aide à l'accueil."
 # Rasa refuses the connection: it is restarting after a crash (make run brings it back).
@@ -173,6 +174,7 @@ class ChatApi:
                 "kiosk_name": self.settings.kiosk_name,
                 "speech": self.speaker().available,
                 "common": [{"id": g.id, "title": g.title} for g in catalogue.common()],
+                "public_base_url": self.settings.public_base_url,
             }
         )
 
@@ -266,5 +268,8 @@ class ChatApi:
         with TicketStore.open(self.settings) as store:
             store.drop_contact(sender)
             held = sender in store.sender_ids()
+        # Bookings stay as anonymous seats; their name and contact go now.
+        with WorkshopStore.open(self.settings) as workshops:
+            workshops.erase_sender(sender)
         deleted = 0 if held else delete_conversation(self.settings.tracker_db, sender)
         return held, deleted

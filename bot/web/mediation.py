@@ -64,6 +64,7 @@ from bot.web.security import (
     session_secret,
     set_cookie,
 )
+from bot.web.workshops import WorkshopPages
 
 PAGE_SIZE = 20
 TZ = ZoneInfo("Europe/Paris")
@@ -321,6 +322,7 @@ class Console:
             ("/tickets/{ticket_id}/erase-contact", self.erase_contact, ["POST"], None),
             ("/export", self.export, ["GET"], "export"),
             *ReportPages(self).routes(),
+            *WorkshopPages(self).routes(),
             ("/logout", self.logout, ["POST"], "logout"),
         ]
         return [Route("/login", self.login, methods=["GET", "POST"], name="login")] + [

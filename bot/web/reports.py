@@ -27,11 +27,14 @@ from bot.stats import (
     format_rate,
     kiosk_label,
     parse_period,
+    period_bounds,
     report_csv,
     svg_bar_chart,
     svg_hours_chart,
 )
+from bot.tickets import TicketStore
 from bot.transcript import REASON_LABELS
+from bot.workshops import WorkshopStore
 
 if TYPE_CHECKING:
     from bot.web.mediation import Console
@@ -86,9 +89,15 @@ class ReportPages:
         since, until = parse_period(query.get("since"), query.get("until"), dt.date.today())
         tracker_db = self.settings.tracker_db
         categories = _categories(catalogue)
-        return await self.console.with_tickets(
-            lambda store: build_report(tracker_db, store, since, until, TZ, categories)
-        )
+        start, end = period_bounds(since, until, TZ)
+        settings = self.settings
+
+        def build(store: TicketStore) -> Report:
+            with WorkshopStore.open(settings) as workshops:
+                held = workshops.stats(start, end)
+            return build_report(tracker_db, store, since, until, TZ, categories, workshops=held)
+
+        return await self.console.with_tickets(build)
 
     async def report(self, request: Request) -> Response:
         catalogue = load_catalogue(self.settings.knowledge_dir)
@@ -98,8 +107,19 @@ class ReportPages:
             return self.console.problem(request, str(exc))
         titles = {g.id: g.title for g in catalogue.guides.values()}
         rows = category_labels()
-        if not report.categories[""].started and not report.categories[""].tickets.created:
+        unclassified = report.categories[""]
+        if (
+            not unclassified.started
+            and not unclassified.tickets.created
+            and not report.workshops_by_category[""].sessions
+        ):
             rows = rows[:-1]  # « sans thématique » only when it holds something
+        # Only the themes that held a workshop: a chart of ten zeros tells nothing.
+        workshop_rows = [
+            (key, label)
+            for key, label in category_labels()
+            if report.workshops_by_category[key].sessions
+        ]
         charts = {
             "categories": svg_bar_chart(
                 [label for _, label in rows],
@@ -120,6 +140,15 @@ class ReportPages:
                 title="Demandes transmises au médiateur, par raison",
                 description="Nombre de tickets créés sur la période, par raison.",
             ),
+            "workshops": svg_bar_chart(
+                [label for _, label in workshop_rows],
+                [report.workshops_by_category[key].attended for key, _ in workshop_rows],
+                title="Personnes venues aux ateliers, par thématique",
+                description="Nombre de personnes notées présentes aux ateliers tenus sur la "
+                "période, par thématique de La Coop de la médiation numérique.",
+            )
+            if report.workshops.sessions
+            else "",
             "hours": svg_hours_chart(
                 report.busiest_hours,
                 title="Messages des visiteurs par heure",
@@ -133,6 +162,7 @@ class ReportPages:
             charts=charts,
             titles=titles,
             category_rows=rows,
+            workshop_rows=workshop_rows,
             kiosks=sorted(report.resolution_by_kiosk.items()),
             channel_labels={k: v.capitalize() for k, v in CHANNEL_LABELS.items()},
             kiosk_label=kiosk_label,

@@ -25,6 +25,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   kiosk_name: "",
   speech: null, // true/false once the server says whether it can read aloud
   common: [],
+  public_base_url: "", // where visitors' phones reach the web app ("" = the page's origin)
 });
 
 // ---------------------------------------------------------------- small helpers
@@ -90,6 +91,18 @@ export function cleanKioskName(name) {
   if (typeof name !== "string") return "";
   const printable = name.replace(/[\p{C}\p{Z}]/gu, " ").replace(/\s+/g, " ").trim();
   return Array.from(printable).slice(0, KIOSK_NAME_MAX).join("").trim();
+}
+
+/** An http(s) base address without its trailing slash, or "" for anything else. */
+export function publicBase(value) {
+  if (typeof value !== "string" || !value.trim()) return "";
+  try {
+    const url = new URL(value.trim());
+    if (url.protocol !== "http:" && url.protocol !== "https:") return "";
+    return `${url.origin}${url.pathname}`.replace(/\/+$/, "");
+  } catch {
+    return "";
+  }
 }
 
 /** Cut `text` to at most `max` characters (code points). Returns {text, cut}. */
@@ -263,6 +276,7 @@ export class ChatClient {
     if (typeof data.org_name === "string") config.org_name = data.org_name;
     config.kiosk_name = cleanKioskName(data.kiosk_name);
     if (typeof data.speech === "boolean") config.speech = data.speech;
+    config.public_base_url = publicBase(data.public_base_url);
     if (Array.isArray(data.common)) {
       config.common = data.common
         .filter((g) => isObject(g) && typeof g.id === "string" && typeof g.title === "string")
@@ -493,6 +507,108 @@ function annotate(bubble, custom) {
   if (custom.ticket !== undefined) bubble.dataset.ticket = String(custom.ticket);
   if (custom.fallback !== undefined) bubble.dataset.fallback = String(custom.fallback);
   if (custom.menu !== undefined) bubble.dataset.menu = "true";
+  if (Array.isArray(custom.workshops)) bubble.dataset.workshops = "true";
+  if (typeof custom.booking === "string") bubble.dataset.booking = custom.booking;
+}
+
+// ---------------------------------------------------------------- workshops
+
+const PARIS = "Europe/Paris";
+const NUMBER_RE = /^[A-Z0-9]{3,12}$/;
+
+function parisParts(date, options) {
+  try {
+    return new Intl.DateTimeFormat("fr-FR", { timeZone: PARIS, ...options }).formatToParts(date);
+  } catch {
+    return new Intl.DateTimeFormat("fr-FR", options).formatToParts(date); // no time zone data
+  }
+}
+
+/**
+ * A session's start as a visitor says it, in Paris time: « Mardi 8 décembre à 14 h »,
+ * « … à 9 h 30 », with the year when it is not this year's. "" for anything unreadable.
+ */
+export function formatSessionDate(iso, now = new Date()) {
+  const date = new Date(typeof iso === "string" ? iso : Number.NaN);
+  if (Number.isNaN(date.getTime())) return "";
+  const pick = (parts, type) => (parts.find((p) => p.type === type) || {}).value || "";
+  const day = parisParts(date, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+  const time = parisParts(date, { hour: "numeric", minute: "2-digit", hourCycle: "h23" });
+  const year = pick(day, "year");
+  const thisYear = pick(parisParts(now, { year: "numeric" }), "year");
+  const hour = String(Number(pick(time, "hour")));
+  const minute = pick(time, "minute");
+  let said = `${pick(day, "weekday")} ${pick(day, "day")} ${pick(day, "month")}`;
+  if (year !== thisYear) said += ` ${year}`;
+  said += ` à ${hour} h${minute && minute !== "00" ? ` ${minute}` : ""}`;
+  return said.charAt(0).toUpperCase() + said.slice(1);
+}
+
+/** The booking marker of a reply, checked: {number, workshop, startsAt, waiting} or null. */
+export function bookingMarker(custom) {
+  if (!isObject(custom) || custom.booking !== "created") return null;
+  const number = typeof custom.number === "string" ? custom.number.trim().toUpperCase() : "";
+  if (!NUMBER_RE.test(number)) return null;
+  const workshop = Number(custom.workshop);
+  return {
+    number,
+    workshop: Number.isInteger(workshop) && workshop > 0 ? workshop : null,
+    startsAt: typeof custom.starts_at === "string" ? custom.starts_at : "",
+    waiting: custom.waiting === true,
+  };
+}
+
+/** The address of a session's public page, on `base` (else this page's origin). */
+export function workshopPage(workshop, base = "") {
+  const root = publicBase(base) || globalThis.location?.origin || "";
+  return `${root}/ateliers/${workshop}`;
+}
+
+/**
+ * The booking card: the number and the date in large type, for a visitor who cannot print.
+ * `bookingLink` "qr" adds a QR code of the session's page (the kiosk), "link" a link to it
+ * (a phone); `publicBase` is where phones reach the web app ("" = this page's origin).
+ */
+function bookingCard(doc, marker, { bookingLink, publicBase: base, apiBase = "" }) {
+  const card = el(doc, "div", "gc-booking");
+  card.dataset.number = marker.number;
+  if (marker.waiting) {
+    card.classList.add("gc-booking-waiting");
+    card.append(
+      el(doc, "p", "gc-booking-status",
+        "Vous êtes sur la liste d'attente : vous n'avez pas encore de place.")
+    );
+  }
+  const number = el(doc, "p", "gc-booking-line");
+  number.append(
+    el(doc, "span", "gc-booking-label", "Notez ce numéro : "),
+    el(doc, "strong", "gc-booking-number", marker.number)
+  );
+  number.lastChild.translate = false;
+  card.append(number);
+  const when = formatSessionDate(marker.startsAt);
+  if (when) card.append(el(doc, "p", "gc-booking-when", when));
+  if (marker.workshop !== null && bookingLink === "qr") {
+    const page = workshopPage(marker.workshop, base);
+    const img = el(doc, "img", "gc-booking-qr");
+    img.alt = `Code QR de la page de l'atelier : ${page}`;
+    img.width = 240;
+    img.height = 240;
+    img.src = `${apiBase}/api/qr?url=${encodeURIComponent(page)}`;
+    img.dataset.href = page;
+    card.append(img, el(doc, "p", "gc-booking-scan", "Scannez pour l'avoir sur votre téléphone."));
+  } else if (marker.workshop !== null && bookingLink === "link") {
+    const page = workshopPage(marker.workshop, base);
+    const a = el(doc, "a", "gc-link gc-booking-page", "Voir la page de l'atelier");
+    a.href = page;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.append(el(doc, "span", "gc-sr-only", " (nouvel onglet)"));
+    const p = el(doc, "p", "gc-booking-more");
+    p.append(a);
+    card.append(p);
+  }
+  return card;
 }
 
 /** Append the visitor's own bubble (their text shown as text). Returns the element. */
@@ -535,7 +651,8 @@ function groupMessages(messages) {
         if (message.custom) groups[groups.length - 1].customs.push(message.custom);
         continue;
       }
-      if (!guideMarker(message.custom)) continue; // a marker with nothing to show
+      // A marker with nothing to show, unless it draws something itself.
+      if (!guideMarker(message.custom) && !bookingMarker(message.custom)) continue;
     }
     groups.push({ message, customs: message.custom ? [message.custom] : [] });
   }
@@ -548,12 +665,14 @@ function groupMessages(messages) {
  * the browser can speak); it calls speak(spokenText, bubble). With `stop`, a hidden
  * "Arrêter" button beside it calls stop() (the page shows it while reading). Buttons whose
  * payload is in `primary` get the class gc-primary; with `onLink`, addresses open nothing
- * (see appendRichText). Returns the bubbles created.
+ * (see appendRichText). A booking marker adds the booking card: `bookingLink` ("qr" or
+ * "link"), `publicBase` and `apiBase` say how it points to the session's page (see
+ * bookingCard). Returns the bubbles created.
  */
 export function renderMessages(
   container,
   messages,
-  { onButton, speak: speakFn, speakable, stop, primary = [], onLink } = {}
+  { onButton, speak: speakFn, speakable, stop, primary = [], onLink, ...cards } = {}
 ) {
   const doc = container.ownerDocument || document;
   const created = [];
@@ -579,6 +698,8 @@ export function renderMessages(
       appendRichText(doc, p, shown, { links: true, onLink });
       bubble.append(p);
     }
+    const booked = customs.map(bookingMarker).find(Boolean);
+    if (booked) bubble.append(bookingCard(doc, booked, cards));
     const canRead = speakable === undefined ? canSpeak() : Boolean(speakable);
     if (text && typeof speakFn === "function" && canRead) {
       const said = spokenText(text, buttons.map((b) => b.title));

@@ -30,6 +30,7 @@ const CANNOT_READ =
   "La lecture à voix haute ne marche pas sur cette borne. Demandez de l'aide à l'accueil.";
 const READING = "Lecture à voix haute en cours.";
 const OTHER = { title: "Autre démarche", payload: "/help" }; // the full menu of guides
+const WORKSHOPS = { title: "Ateliers", payload: "/list_workshops" }; // the coming sessions
 const PRIMARY = ["/next_step"]; // the one filled button of a step (DSFR style)
 const SPEAK_WAIT_MS = 15000;
 
@@ -91,7 +92,7 @@ let wiping = false;
 let textSize = DEFAULT_SIZE;
 let modality = "pointer"; // how the visitor last interacted: "pointer" or "keyboard"
 let armed = false; // someone used the kiosk since the last wipe
-let ticketMade = false; // a ticket was created in this conversation: wipe sooner
+let ticketMade = false; // a ticket or a booking was made in this conversation: wipe sooner
 let idleTimer = 0;
 let countdownTimer = 0;
 let deadline = 0;
@@ -217,6 +218,9 @@ function render(messages) {
     stop: stopReading,
     primary: PRIMARY,
     onLink: showLink,
+    // The kiosk prints nothing: a booking's card has a QR code of the session's page.
+    bookingLink: "qr",
+    publicBase: settings.public_base_url,
   });
 }
 
@@ -240,7 +244,9 @@ function sendMessage(message, shown, origin) {
     pending = Math.max(0, pending - 1);
     if (pending === 0) showTyping(false);
     if (typed) setVisitorText(mine, messages.visitor ?? NOT_SENT_TEXT);
-    if (messages.some((m) => m.custom && m.custom.handoff === "created")) ticketMade = true;
+    if (messages.some((m) => m.custom && (m.custom.handoff === "created" || m.custom.booking === "created"))) {
+      ticketMade = true;
+    }
     const bubbles = render(messages);
     if (messages.some((m) => m.error)) {
       for (const group of spent) group.hidden = false; // let the visitor try again
@@ -260,12 +266,13 @@ function sendMessage(message, shown, origin) {
 // ------------------------------------------------------------------ the text box
 
 /**
- * The hand-off form asks for a phone number or an e-mail address: open the matching
- * on-screen keyboard. The marker says which (`detail`); older servers only say it in words.
+ * The hand-off or booking form asks for a phone number or an e-mail address: open the
+ * matching on-screen keyboard. The marker says which (`detail`); older servers only say it
+ * in words.
  */
 function contactDetailAsked(messages) {
-  const markers = messages.map((m) => m.custom).filter((c) => c && c.handoff);
-  const asking = markers.find((c) => c.handoff === "contact_detail");
+  const markers = messages.map((m) => m.custom).filter((c) => c && (c.handoff || c.booking));
+  const asking = markers.find((c) => (c.handoff || c.booking) === "contact_detail");
   if (!asking) return null;
   if (asking.detail === "phone" || asking.detail === "email") return asking.detail;
   const words = messages.map((m) => m.text || "").join(" ").toLowerCase();
@@ -322,12 +329,18 @@ ui.askHuman.addEventListener("click", () => {
 
 // ------------------------------------------------------------------ home screen
 
-function tile({ title, payload }, extra) {
+function tile({ title, payload, note }, extra) {
   const item = document.createElement("li");
   const button = document.createElement("button");
   button.type = "button";
   button.className = extra ? `tile ${extra}` : "tile";
   button.textContent = title;
+  if (note) {
+    const small = document.createElement("span");
+    small.className = "tile-note";
+    small.textContent = note;
+    button.append(" ", small); // the space keeps the two words apart in the button's name
+  }
   button.addEventListener("click", () => sendMessage(payload, title, "choice"));
   item.append(button);
   return item;
@@ -335,7 +348,9 @@ function tile({ title, payload }, extra) {
 
 function renderCommon(common) {
   const tiles = common.map(({ id, title }) => tile({ title, payload: `/${id}` }));
-  ui.common.replaceChildren(...tiles, tile(OTHER, "tile-other"));
+  // « Ateliers » last: not a démarche but a way to learn them (the CSS fills the last row).
+  const workshops = tile({ ...WORKSHOPS, note: "Apprendre en groupe" }, "tile-workshops");
+  ui.common.replaceChildren(...tiles, tile(OTHER, "tile-other"), workshops);
 }
 
 // ------------------------------------------------------------------ dialogs

@@ -283,7 +283,7 @@
       .then(([{ module }]) => {
         const transcript = module.loadTranscript(storage);
         if (transcript.length) {
-          module.renderTranscript(ui.log, transcript, { onButton, speak: module.speak });
+          module.renderTranscript(ui.log, transcript, drawing(module));
           const last = transcript[transcript.length - 1];
           setKeyboard(last && last.who === "bot" ? askedDetail(last.messages) : null);
           ui.log.scrollTop = ui.log.scrollHeight;
@@ -307,9 +307,11 @@
         if (!message || typeof message !== "object") continue;
         if (typeof message.text === "string") words += ` ${message.text}`;
         const custom = message.custom;
-        if (!custom || typeof custom !== "object" || custom.handoff === undefined) continue;
+        if (!custom || typeof custom !== "object") continue;
+        const form = custom.handoff !== undefined ? custom.handoff : custom.booking;
+        if (form === undefined) continue; // the hand-off and the booking ask alike
         asked = null;
-        if (custom.handoff !== "contact_detail") continue;
+        if (form !== "contact_detail") continue;
         if (custom.detail === "phone" || custom.detail === "email") asked = custom.detail;
         else if (/num[ée]ro de t[ée]l[ée]phone/i.test(words)) asked = "phone";
         else if (/adresse (e-?mail|électronique|electronique)/i.test(words)) asked = "email";
@@ -352,6 +354,13 @@
 
     function onButton(title, payload) {
       sendMessage(payload, title);
+    }
+
+    /* How the chat module draws replies here: a booking's card links to the session's page
+       on the Guichet server (the host page's origin knows nothing of it). */
+    function drawing(module) {
+      const publicBase = state.settings.public_base_url || API_BASE;
+      return { onButton, speak: module.speak, bookingLink: "link", publicBase };
     }
 
     /* A greeting and the common démarches while the conversation is empty (never stored). */
@@ -415,7 +424,7 @@
       if (typed) module.setVisitorText(mine, messages.visitor ?? module.NOT_SENT_TEXT);
       state.pending = Math.max(0, state.pending - 1);
       if (state.pending === 0) setTyping(false);
-      const bubbles = module.renderMessages(ui.log, messages, { onButton, speak: module.speak });
+      const bubbles = module.renderMessages(ui.log, messages, drawing(module));
       if (messages.some((m) => m.error)) {
         retired.forEach((button) => { button.disabled = false; }); // let the visitor retry
       } else {
