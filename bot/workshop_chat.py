@@ -19,23 +19,9 @@ from bot.french import de
 from bot.handoff import CANCEL, org_help
 from bot.settings import Settings
 from bot.walk import HUMAN, Button, Message
+from bot.workshops import day_label, hour_label
 
 TZ = ZoneInfo("Europe/Paris")
-DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 LIST_LIMIT = 5
 FIRST_NAME_MAX = 40
 MAX_DETAIL_TRIES = 3
@@ -91,23 +77,9 @@ def plain(text: str) -> str:
 # --- dates in French ------------------------------------------------------------------------
 
 
-def local(moment: datetime | str) -> datetime:
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.astimezone(TZ)
-
-
-def hour_text(moment: datetime | str) -> str:
-    """« 14 h », « 9 h 30 »: the way a French notice writes a time."""
-    when = local(moment)
-    return f"{when.hour} h" if when.minute == 0 else f"{when.hour} h {when.minute:02d}"
-
-
-def day_text(moment: datetime | str) -> str:
-    """« mardi 8 décembre », « lundi 1er mars »."""
-    when = local(moment)
-    day = "1er" if when.day == 1 else str(when.day)
-    return f"{DAYS[when.weekday()]} {day} {MONTHS[when.month - 1]}"
+# One French way of writing dates, shared with the store and the console.
+hour_text = hour_label
+day_text = day_label
 
 
 def when_text(moment: datetime | str) -> str:

@@ -29,11 +29,15 @@ from bot.spreadsheet import MEDIA_TYPE, FrenchCsv
 from bot.workshops import (
     LEVEL_LABELS,
     LEVELS,
+    MONTH_NAMES,
     Booking,
     UnknownBooking,
     Workshop,
     WorkshopClosed,
     WorkshopStore,
+    day_label,
+    duration_label,
+    hour_label,
 )
 
 if TYPE_CHECKING:
@@ -55,21 +59,6 @@ MAX_EVERY_DAYS = 90
 BLANK_SHEET_ROWS = 4
 UPCOMING_DAYS = 366
 
-DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 LEVEL_NAMES = {k: v[:1].upper() + v[1:] for k, v in LEVEL_LABELS.items()}
 CHANNEL_LABELS = {
     "kiosk": "Borne",
@@ -107,23 +96,13 @@ DONE_MESSAGES = {
 
 def french_date(moment: dt.datetime, *, year: bool = True) -> str:
     """« mardi 8 décembre 2026 » in Paris time."""
-    local = moment.astimezone(TZ)
-    day = "1er" if local.day == 1 else str(local.day)
-    text = f"{DAYS[local.weekday()]} {day} {MONTHS[local.month - 1]}"
-    return f"{text} {local.year}" if year else text
+    text = day_label(moment)
+    return f"{text} {moment.astimezone(TZ).year}" if year else text
 
 
-def french_hour(moment: dt.datetime) -> str:
-    """« 14 h », « 9 h 30 » in Paris time."""
-    local = moment.astimezone(TZ)
-    return f"{local.hour} h {local.minute:02d}" if local.minute else f"{local.hour} h"
-
-
-def french_duration(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{rest} min"
-    return f"{hours} h {rest:02d}" if rest else f"{hours} h"
+# The store's French times and durations: one way of writing them everywhere.
+french_hour = hour_label
+french_duration = duration_label
 
 
 def tel_link(detail: str | None) -> str:
@@ -473,7 +452,7 @@ class WorkshopPages:
             past=sorted(past, key=lambda w: w.starts_at),
             to_notify=to_notify,
             month=month,
-            month_label=f"{MONTHS[month.month - 1]} {month.year}",
+            month_label=f"{MONTH_NAMES[month.month - 1]} {month.year}",
             month_value=month.strftime("%Y-%m"),
             month_error=month_error,
             previous_month=previous.strftime("%Y-%m"),
