@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -63,6 +63,19 @@ _TRANSIENT = (
 
 class StoreUnavailable(sqlite3.OperationalError):
     """A write still failed when the retry budget ran out (locked, read-only, broken)."""
+
+
+def utcnow() -> datetime:
+    """The stores' default clock."""
+    return datetime.now(timezone.utc)
+
+
+def iso_utc(moment: datetime) -> str:
+    """How the stores keep a time: ISO, UTC, to the second. A naive datetime is taken as UTC
+    so that an injected test clock cannot shift times."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -22,7 +22,7 @@ from sqlite_utils import Database
 
 from bot.settings import Settings, get_settings
 from bot.spreadsheet import FrenchCsv, local_time
-from bot.sqlite_store import Connect, SQLiteStore
+from bot.sqlite_store import Connect, SQLiteStore, iso_utc, utcnow
 from bot.transcript import REASON_LABELS, purge_conversations, readable
 
 STATUSES: tuple[str, ...] = (
@@ -369,15 +369,9 @@ def clean_kiosk_name(name: str | None) -> str | None:
     return text[:MAX_KIOSK_NAME_CHARS] or None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _iso(moment: datetime) -> str:
-    # A naive datetime is taken as UTC so that an injected test clock cannot shift times.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+# The stores share one clock and one way of writing times (bot.sqlite_store).
+_utcnow = utcnow
+_iso = iso_utc
 
 
 def _insert(db: Database, table: str, record: dict[str, Any]) -> int:

@@ -15,7 +15,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from bot.settings import Settings, get_settings
-from bot.sqlite_store import Connect, SQLiteStore
+from bot.sqlite_store import Connect, SQLiteStore, iso_utc, utcnow
 
 # Sessions happen in France: a weekly session stays at 14 h local time across DST.
 TZ = ZoneInfo("Europe/Paris")
@@ -87,14 +87,9 @@ EDITABLE: tuple[str, ...] = (
 Clock = Callable[[], datetime]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+# The stores share one clock and one way of writing times (bot.sqlite_store).
+_utcnow = utcnow
+_iso = iso_utc
 
 
 def _aware(moment: datetime) -> datetime:
