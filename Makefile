@@ -20,10 +20,10 @@ SHELL_PORT ?= 5006
 export SANIC_HOST := 127.0.0.1
 TRAINING_INPUTS := $(shell find bot/data -name '*.yml' 2>/dev/null) config.yml domain.yml bot/nlu.py
 
-.PHONY: help setup train run shell test lint eval bench clean mediator
+.PHONY: help setup train run run-scaled shell test lint eval bench clean mediator
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m pip install --quiet --target $(CURDIR)/.tools uv
@@ -34,9 +34,14 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	@touch $@
 
 # Debian packages the tests and the kiosk use: the browser, and espeak-ng, the voice of
-# « Lire à voix haute » when the browser has none.
+# « Lire à voix haute » when the browser has none; PostgreSQL, Redis and HAProxy for
+# `make run-scaled` and its tests (bot/services.py starts servers of their own on free
+# loopback ports: the packages' system services are neither needed nor used).
 CHROMIUM := /usr/bin/chromium
 ESPEAK := /usr/bin/espeak-ng
+PG_CTL := $(firstword $(wildcard /usr/lib/postgresql/*/bin/pg_ctl) /usr/lib/postgresql/15/bin/pg_ctl)
+REDIS_SERVER := /usr/bin/redis-server
+HAPROXY := /usr/sbin/haproxy
 APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
 $(CHROMIUM) $(ESPEAK):
@@ -44,11 +49,16 @@ $(CHROMIUM) $(ESPEAK):
 	$(APT) update -qq
 	$(APT) install -y -qq chromium espeak-ng
 
+$(PG_CTL) $(REDIS_SERVER) $(HAPROXY):
+	@command -v apt-get >/dev/null || { echo "Installez les paquets Debian postgresql, redis-server et haproxy." >&2; exit 1; }
+	$(APT) update -qq
+	$(APT) install -y -qq postgresql redis-server haproxy
+
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-setup: $(VENV)/.synced node_modules/.package-lock.json $(CHROMIUM) $(ESPEAK) ## Install uv, the virtual environment, browser packages, Chromium and espeak-ng (idempotent)
+setup: $(VENV)/.synced node_modules/.package-lock.json $(CHROMIUM) $(ESPEAK) $(PG_CTL) $(REDIS_SERVER) $(HAPROXY) ## Install uv, the venv, browser packages, Chromium, espeak-ng, PostgreSQL, Redis, HAProxy (idempotent)
 
 $(MODEL): $(TRAINING_INPUTS) $(VENV)/.synced
 	$(RASA) train --fixed-model-name guichet --out models --domain domain.yml --data bot/data --config config.yml
@@ -58,6 +68,9 @@ train: $(MODEL) ## Train the model if bot/data, config.yml or domain.yml changed
 
 run: setup train ## Start and watch the Rasa server, the action server and the web app on 127.0.0.1 (Ctrl-C stops)
 	$(PY) -m bot.stack run
+
+run-scaled: setup train ## Start PostgreSQL, Redis, several Rasa processes and web copies behind HAProxy (Ctrl-C stops)
+	$(PY) -m bot.scaled run
 
 shell: setup train ## Chat with the bot in this terminal (action server started alongside)
 	@set -m; umask 077; export ACTIONS_PORT=$(ACTIONS_PORT); \

@@ -23,6 +23,7 @@ from actions._support import (
 from actions.workshops import offer_after
 from bot import handoff, incidents
 from bot.contacts import EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, Contact
+from bot.conversations import open_conversations
 from bot.settings import Settings, get_settings
 from bot.sqlite_store import error_summary
 from bot.tickets import (
@@ -318,7 +319,7 @@ def create_ticket(tracker: Tracker, settings: Settings) -> Ticket:
         sentence = tracker.get_slot("handoff_problem")
         sentence = None if sentence in (None, "-") else sentence
         transcript = conversation_transcript(
-            settings.tracker_db, tracker.sender_id, list(tracker.events)
+            open_conversations(settings), tracker.sender_id, list(tracker.events)
         )
         reason = tracker.get_slot("handoff_reason") or "asked"
         step = state.step if guide else None

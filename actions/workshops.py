@@ -128,7 +128,7 @@ def next_teaching(guide_id: str) -> Workshop | None:
     """The soonest coming session that teaches this guide: one indexed query. A store that
     cannot be read offers nothing: the offer is a bonus, never a reason to fail a turn."""
     settings = get_settings()
-    if not settings.workshops_db.exists():
+    if not settings.database_url and not settings.workshops_db.exists():
         return None  # no workshop was ever planned: no file to create for this
     try:
         with WorkshopStore.open(settings) as store:

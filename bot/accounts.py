@@ -1,4 +1,6 @@
-"""Mediator accounts for the console, kept in `DATA_DIR/accounts.db`.
+"""Mediator accounts for the console, kept in `DATA_DIR/accounts.db` (or, with
+`DATABASE_URL`, in the `accounts` schema of that PostgreSQL database, shared by every copy
+of the web app: a session opened on one copy is seen, and ended, on all of them).
 
 `AccountStore` is the only code that writes to that database: it creates accounts with a
 scrypt password hash, checks logins, slows down repeated failures, and keeps the console's
@@ -27,10 +29,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from sqlite_utils import Database
-
 from bot.settings import Settings, get_settings
-from bot.sqlite_store import SQLiteStore
+from bot.sqlite_store import Database, SQLiteStore, utcnow
 
 DB_NAME = "accounts.db"
 
@@ -231,8 +231,8 @@ def check_password(password: str, name: str) -> None:
 
 def _migration_1(db: Database) -> None:
     statements = (
-        """CREATE TABLE mediators (
-            id INTEGER PRIMARY KEY,
+        f"""CREATE TABLE mediators (
+            id {db.rowid_pk},
             name TEXT UNIQUE NOT NULL,
             created_at TEXT NOT NULL,
             password_hash TEXT NOT NULL,
@@ -240,8 +240,8 @@ def _migration_1(db: Database) -> None:
         )""",
         # ok: 1 accepted, 0 refused. throttled: 1 when refused without checking the password;
         # only checked failures (ok = 0, throttled = 0) count towards throttling.
-        """CREATE TABLE login_attempts (
-            id INTEGER PRIMARY KEY,
+        f"""CREATE TABLE login_attempts (
+            id {db.rowid_pk},
             name TEXT NOT NULL,
             ip TEXT NOT NULL,
             at TEXT NOT NULL,
@@ -275,13 +275,15 @@ def _migration_2(db: Database) -> None:
         db.execute(sql)
 
 
-# Applied in order; the database's `PRAGMA user_version` is the number already applied.
-# A schema change is one more function appended here, never an edit of an applied one.
+# Applied in order, on both engines; the base keeps the number already applied (`PRAGMA
+# user_version` on SQLite, `schema_version` on PostgreSQL). A schema change is one more
+# function appended here, never an edit of an applied one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1, _migration_2)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+# The stores' shared clock. Times here keep their own format (microseconds, below):
+# attempts of one second must still sort in order for the throttling.
+_utcnow = utcnow
 
 
 def _utc(moment: datetime) -> datetime:
@@ -301,7 +303,9 @@ def _iso(moment: datetime) -> str:
 
 class AccountStore(SQLiteStore):
     """The accounts database: mediators, login attempts and console sessions. Safe to share
-    between threads."""
+    between threads, and, on PostgreSQL, between the copies of the web app."""
+
+    pg_schema = "accounts"
 
     def __init__(self, path: Path | str, *, clock: Clock = _utcnow) -> None:
         super().__init__(path, clock=clock)
@@ -311,8 +315,11 @@ class AccountStore(SQLiteStore):
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, clock: Clock = _utcnow) -> AccountStore:
-        """The store at `settings.data_dir / "accounts.db"`, creating the folder when missing."""
+        """The store of `settings.database_url` when set (PostgreSQL), else the file
+        `settings.data_dir / "accounts.db"`, creating the folder when missing."""
         settings = settings or get_settings()
+        if settings.database_url:
+            return cls(settings.database_url, clock=clock)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return cls(settings.data_dir / DB_NAME, clock=clock)
 
@@ -452,10 +459,9 @@ class AccountStore(SQLiteStore):
             found = self._hash_of(db, clean)
             # Recorded as a failure before the (slow) check, so that attempts running at
             # the same time count against each other; turned into a success below.
-            attempt = db.execute(
-                "INSERT INTO login_attempts (name, ip, at, ok) VALUES (?, ?, ?, 0)",
-                [clean, ip, _iso(now)],
-            ).lastrowid
+            attempt = db.insert(
+                "login_attempts", {"name": clean, "ip": ip, "at": _iso(now), "ok": 0}
+            )
         stored = found[1] if found else _DUMMY_HASH
         matches = verify_password(password, stored)
         if found is None or found[2] or not matches:
@@ -579,7 +585,10 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m bot.accounts",
-        description="Comptes des médiateurs pour la console (base DATA_DIR/accounts.db).",
+        description=(
+            "Comptes des médiateurs pour la console (base DATA_DIR/accounts.db, ou la "
+            "base PostgreSQL de DATABASE_URL)."
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="commande")
     stdin_help = "lire le mot de passe sur une ligne de l'entrée standard (pour les scripts)"

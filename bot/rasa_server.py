@@ -12,6 +12,13 @@ token generated into DATA_DIR), and the action server's shared secret reaches en
 through ACTIONS_SECRET. The kernel keeps the arguments the process was started with, not
 this process's `sys.argv`. The same defaults let a service manager (deploy/systemd) start
 Rasa with the settings alone.
+
+When REDIS_URL is set, Rasa's lock store is its `RedisLockStore` (a second guard behind
+HAProxy's routing by sender, and what lets SANIC_WORKERS run several workers). Its host,
+port, password and database come from the URL into a copy of the endpoints file written
+owner-only into DATA_DIR (`endpoints.redis.yml`), and `--endpoints` names that copy: the
+password never reaches a command line. The tracker store reads REDIS_URL itself
+(bot/tracker_store.py).
 """
 
 from __future__ import annotations
@@ -20,8 +27,67 @@ import os
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from bot.logs import install as install_log_scrubber
+
+REDIS_ENDPOINTS = "endpoints.redis.yml"
+
+
+def redis_lock_store(url: str) -> dict[str, Any]:
+    """The `lock_store` section of endpoints.yml for Rasa's RedisLockStore at `url`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError("Rasa's Redis lock store needs a redis:// or rediss:// URL")
+    section: dict[str, Any] = {
+        "type": "redis",
+        "url": parts.hostname or "localhost",
+        "port": parts.port or 6379,
+        "db": int(parts.path.strip("/") or 0),
+    }
+    if parts.username:
+        section["username"] = unquote(parts.username)
+    if parts.password:
+        section["password"] = unquote(parts.password)
+    if parts.scheme == "rediss":
+        section["use_ssl"] = True
+    return section
+
+
+def _endpoints_argument(argv: list[str]) -> tuple[int | None, str]:
+    """Where `--endpoints` is in argv (None: absent) and the file it names."""
+    for i, arg in enumerate(argv):
+        if arg == "--endpoints" and i + 1 < len(argv):
+            return i + 1, argv[i + 1]
+        if arg.startswith("--endpoints="):
+            return i, arg.split("=", 1)[1]
+    return None, "endpoints.yml"
+
+
+def use_redis_lock_store(argv: list[str], redis_url: str, data_dir: Path) -> Path:
+    """Write the endpoints file plus a Redis lock store into `data_dir` (0600, replaced
+    atomically: several Rasa processes may start together) and point `--endpoints` at it."""
+    import yaml
+
+    index, given = _endpoints_argument(argv)
+    endpoints = yaml.safe_load(Path(given).read_text(encoding="utf-8")) or {}
+    # ${VAR} values stay as they are: Rasa fills them from the environment when it reads.
+    endpoints["lock_store"] = redis_lock_store(redis_url)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = data_dir / REDIS_ENDPOINTS
+    temporary = data_dir / f".{REDIS_ENDPOINTS}.{os.getpid()}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        yaml.safe_dump(endpoints, file, allow_unicode=True, sort_keys=False)
+    os.replace(temporary, target)
+    if index is None:
+        argv.extend(["--endpoints", str(target)])
+    elif argv[index].startswith("--endpoints="):
+        argv[index] = f"--endpoints={target}"
+    else:
+        argv[index] = str(target)
+    return target
 
 
 def prepare(argv: list[str], environ: MutableMapping[str, str]) -> None:
@@ -35,6 +101,8 @@ def prepare(argv: list[str], environ: MutableMapping[str, str]) -> None:
         "ACTION_ENDPOINT_URL", f"http://{settings.host}:{settings.actions_port}/webhook"
     )
     environ.setdefault("TRACKER_DB", str(settings.tracker_db))
+    if settings.redis_url:
+        use_redis_lock_store(argv, settings.redis_url, settings.data_dir)
     given = any(a == "--auth-token" or a.startswith("--auth-token=") for a in argv)
     if "--enable-api" in argv and not given:
         argv.append(

@@ -106,6 +106,31 @@ SETTINGS: tuple[Setting, ...] = (
         "3",
         "Console: how often the open console checks for new tickets (seconds).",
     ),
+    Setting(
+        "DATABASE_URL",
+        "sqlite",
+        "Where the stores live: sqlite (one file each in DATA_DIR) or a postgresql:// URL.",
+    ),
+    Setting(
+        "REDIS_URL",
+        "none",
+        "none, or a redis:// URL: Rasa's lock store and the conversations then live in Redis.",
+    ),
+    Setting(
+        "CONVERSATION_EXPIRY_MINUTES",
+        "1440",
+        "With Redis: a conversation is forgotten this many minutes after its last turn.",
+    ),
+    Setting(
+        "RASA_PROCESSES",
+        "auto",
+        "make run-scaled: Rasa processes (each with its action server); auto: one per core.",
+    ),
+    Setting(
+        "WEB_PROCESSES",
+        "2",
+        "make run-scaled: copies of the web app behind HAProxy.",
+    ),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -251,6 +276,43 @@ class Settings:
         """ "" when `auto`: use the address the page was opened with."""
         value = self.values["PUBLIC_BASE_URL"].strip().rstrip("/")
         return "" if value.lower() in ("", "auto") else value
+
+    @property
+    def database_url(self) -> str:
+        """ "" for the embedded default (one SQLite file per store), else a postgresql:// URL."""
+        value = self.values["DATABASE_URL"].strip()
+        if value.lower() in ("", "sqlite"):
+            return ""
+        if not value.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
+            raise ValueError(f"DATABASE_URL must be sqlite or a postgresql:// URL, got {value!r}")
+        return value
+
+    @property
+    def redis_url(self) -> str:
+        """ "" when no Redis is used (in-memory lock store, conversations in SQLite)."""
+        value = self.values["REDIS_URL"].strip()
+        if value.lower() in ("", "none"):
+            return ""
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"REDIS_URL must be none or a redis:// URL, got {value!r}")
+        return value
+
+    @property
+    def conversation_expiry_minutes(self) -> int:
+        return self._int("CONVERSATION_EXPIRY_MINUTES")
+
+    @property
+    def rasa_processes(self) -> int:
+        value = self.values["RASA_PROCESSES"].strip().lower()
+        return (
+            max(1, os.cpu_count() or 1)
+            if value in ("", "auto")
+            else max(1, self._int("RASA_PROCESSES"))
+        )
+
+    @property
+    def web_processes(self) -> int:
+        return max(1, self._int("WEB_PROCESSES"))
 
     @property
     def workshops_db(self) -> Path:

@@ -158,6 +158,11 @@ class Stack:
     commands: dict[str, list[str]] = field(default_factory=dict)
     restarts: list[Restart] = field(default_factory=list)
     given_up: set[str] = field(default_factory=set)
+    # Several stacks side by side (bot/scaled.py): their own log folder, a suffix naming
+    # each process's log files ("-0" → rasa-0.log), and environment they add (SANIC_WORKERS).
+    log_dir: Path | None = None
+    log_suffix: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bot_port = self.bot_port or self.settings.bot_port
@@ -165,6 +170,7 @@ class Stack:
         self.web_port = self.web_port or self.settings.web_port
         self.model = self.model or self.settings.model_dir / MODEL_NAME
         self.restart_policy = self.restart_policy or RestartPolicy(self.settings.restart_limit)
+        self.log_dir = self.log_dir or self.settings.data_dir / "logs"
         self._logs: dict[str, IO[bytes]] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -214,6 +220,7 @@ class Stack:
                 "TF_CPP_MIN_LOG_LEVEL": "2",
             }
         )
+        env.update(self.extra_env)
         if name == "rasa":
             env["RASA_TOKEN"] = self.token
         if name in ("rasa", "actions"):
@@ -228,7 +235,8 @@ class Stack:
                     "--port", str(self.actions_port)] + quiet  # fmt: skip
         if name == "rasa":
             # No --auth-token here: bot.rasa_server adds it from RASA_TOKEN, in-process.
-            rasa_log = self.settings.data_dir / "logs" / "rasa.log"
+            assert self.log_dir is not None
+            rasa_log = self.log_dir / f"rasa{self.log_suffix}.log"
             return [python, "-m", "bot.rasa_server", "run",
                     "--interface", self.host, "--port", str(self.bot_port),
                     "--model", str(self.model), "--endpoints", "endpoints.yml",
@@ -239,12 +247,14 @@ class Stack:
         raise ValueError(f"no server named {name!r}")
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        logs = self.settings.data_dir / "logs"
+        logs = self.log_dir
+        assert logs is not None
         logs.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._close_log(name)
         out: IO[bytes] | None = None
         if self.quiet:
-            fd = os.open(logs / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            path = logs / f"{name}{self.log_suffix}.log"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             out = self._logs[name] = os.fdopen(fd, "ab")
         self.processes[name] = subprocess.Popen(  # noqa: S603 (our own commands)
             args,
@@ -411,23 +421,38 @@ class Stack:
         self.stop()
 
 
-def run_forever() -> int:
-    """`make run`: start everything on the configured ports, keep it up, stop it on Ctrl-C."""
-    os.umask(PRIVATE_UMASK)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s guichet: %(message)s")
+def purge_at_start(settings: Settings) -> None:
+    """The retention purge `make run` and `make run-scaled` do before starting, said in French."""
+    import sqlite3
+
     from bot.tickets import TicketStore, purge_all
 
-    settings = get_settings()
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    make_private(settings.data_dir)
-    with TicketStore.open(settings) as store:
-        counts = purge_all(store, settings)
+    try:
+        with TicketStore.open(settings) as store:
+            counts = purge_all(store, settings)
+    except (sqlite3.Error, OSError) as exc:
+        # A database or Redis that is not there yet must not keep the servers from starting:
+        # the next start (or `python -m bot.tickets purge`) does the purge.
+        print(
+            f"Nettoyage reporté : base de données injoignable ({type(exc).__name__}).", flush=True
+        )
+        return
     print(
         f"Nettoyage : {counts['tickets']} ticket(s) clos expiré(s), "
         f"{counts['conversations']} conversation(s) sans ticket, "
         f"{counts['contacts']} coordonnée(s) en attente supprimés.",
         flush=True,
     )
+
+
+def run_forever() -> int:
+    """`make run`: start everything on the configured ports, keep it up, stop it on Ctrl-C."""
+    os.umask(PRIVATE_UMASK)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s guichet: %(message)s")
+    settings = get_settings()
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private(settings.data_dir)
+    purge_at_start(settings)
     stack = Stack(settings)
     print("Guichet démarre (le premier démarrage prend environ 30 secondes)...", flush=True)
     stopping = threading.Event()

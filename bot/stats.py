@@ -1,7 +1,8 @@
 """Activity report for the mediators' management: what the bot did over a period of days.
 
-Figures come from two places: Rasa's SQLite tracker store (conversations, visitor messages,
-fallbacks, guides walked, satisfaction, hours) and the tickets database (hand-offs). Days are
+Figures come from two places: the anonymous activity log (`bot.activity`: conversations,
+visitor messages, fallbacks, guides walked, satisfaction, hours), whatever engine holds the
+conversations themselves, and the tickets database (hand-offs). Days are
 local days in the time zone given to `build_report`. The module renders the report as CSV
 and as accessible inline SVG charts; it reads nothing and opens nothing when imported.
 """
@@ -9,23 +10,21 @@ and as accessible inline SVG charts; it reads nothing and opens nothing when imp
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import statistics
 import textwrap
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from html import escape
-from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from bot.activity import ActivityRow, conversation_key
 from bot.guides import COOP_CATEGORIES
 from bot.spreadsheet import FrenchCsv
 from bot.tickets import CHANNELS, REASONS, Ticket, TicketStore
-from bot.transcript import REASON_LABELS, _connect, _has_events_table
+from bot.transcript import REASON_LABELS
 
 DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 366
@@ -269,47 +268,36 @@ class _Walks:
         return sorted(guides, key=lambda g: (-g.started, g.guide_id))
 
 
-def _read_tracker(
+class ActivityLog(Protocol):
+    """Where the report reads the turns: `bot.activity.ActivityStore`."""
+
+    def read(self, start: datetime, end: datetime) -> list[ActivityRow]: ...
+
+
+def _read_activity(
     report: Report,
-    tracker_db: Path,
+    activity: ActivityLog | None,
     start: datetime,
     end: datetime,
     tz: tzinfo,
     category_of: Mapping[str, str],
     ticket_senders: set[str],
 ) -> None:
-    """Fill the tracker-store figures of `report` with the events of [start, end)."""
-    tracker_db = Path(tracker_db)
-    if not tracker_db.exists():
-        return
-    with closing(_connect(tracker_db, "ro")) as conn:
-        if not _has_events_table(conn):
-            return
-        rows = conn.execute(
-            "SELECT sender_id, type_name, timestamp, data FROM events"
-            " WHERE timestamp >= ? AND timestamp < ? AND type_name IN ('user', 'bot', 'slot')"
-            " ORDER BY id",
-            (start.timestamp(), end.timestamp()),
-        ).fetchall()
-
+    """Fill the conversation figures of `report` with the activity rows of [start, end)."""
+    rows = activity.read(start, end) if activity is not None else []
+    # The log names conversations by a hash: the tickets' senders are compared through it.
+    ticket_conversations = {conversation_key(sender) for sender in ticket_senders}
     channel_of: dict[str, str] = {}  # sender -> channel of its first message in the period
     walks = _Walks()
-    for sender, type_name, timestamp, raw in rows:
-        try:
-            data = json.loads(raw or "{}")
-        except json.JSONDecodeError:
-            continue  # one damaged row must not stop the report
-        if not isinstance(data, dict):
-            continue
-        if type_name == "user":
+    for row in rows:
+        sender, data = row.conversation, row.data
+        if row.kind == "user":
             report.visitor_messages += 1
-            report.busiest_hours[datetime.fromtimestamp(timestamp, tz).hour] += 1
+            report.busiest_hours[datetime.fromtimestamp(row.at, tz).hour] += 1
             if sender not in channel_of:
-                channel_of[sender] = _channel((data.get("metadata") or {}).get("channel"))
-        elif type_name == "bot":
-            custom = (data.get("data") or {}).get("custom")
-            if not isinstance(custom, dict):
-                continue
+                channel_of[sender] = _channel(data.get("channel"))
+        elif row.kind == "bot":
+            custom = data
             if "fallback" in custom:
                 report.fallbacks += 1
             guide = custom.get("guide")
@@ -336,7 +324,7 @@ def _read_tracker(
     for sender, guide_id in walks.completions:
         stats = report.categories[_category(guide_id, category_of)]
         stats.finished += 1
-        if sender in ticket_senders:
+        if sender in ticket_conversations:
             report.finished_with_mediator[guide_id] = (
                 report.finished_with_mediator.get(guide_id, 0) + 1
             )
@@ -406,7 +394,7 @@ def _read_tickets(
 
 
 def build_report(
-    tracker_db: Path,
+    activity: ActivityLog | None,
     store: TicketStore,
     since: date,
     until: date,
@@ -418,15 +406,15 @@ def build_report(
 
     `categories` maps guide ids to their La Coop category (`Guide.coop_category`); a guide
     missing there, and a ticket without a guide, count as « sans thématique ».
-    A missing tracker store (or one without its `events` table) gives zero conversations;
-    the hand-offs are still counted from the tickets."""
+    No activity log (None) gives zero conversations; the hand-offs are still counted from
+    the tickets."""
     if since > until:
         raise ValueError(f"since ({since}) is after until ({until})")
     report = Report(since, until)
     category_of = categories or {}
     start, end = _bounds(since, until, tz)
     senders = _read_tickets(report, store, start, end, category_of)
-    _read_tracker(report, tracker_db, start, end, tz, category_of, senders)
+    _read_activity(report, activity, start, end, tz, category_of, senders)
     add_workshops(report, workshops or (), category_of)
     return report
 

@@ -1,4 +1,5 @@
-"""Follow-up tickets: conversations the bot hands to a human mediator, kept in `tickets.db`.
+"""Follow-up tickets: conversations the bot hands to a human mediator, kept in `tickets.db`
+(or the `tickets` schema of PostgreSQL when DATABASE_URL is set: the same code, the same SQL).
 
 `TicketStore` is the only code that writes to that database; `python -m bot.tickets` lists,
 shows, exports and purges tickets from the command line.
@@ -18,12 +19,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlite_utils import Database
-
+from bot.pending_contacts import RedisPendingContacts
 from bot.settings import Settings, get_settings
 from bot.spreadsheet import FrenchCsv, local_time
-from bot.sqlite_store import Connect, SQLiteStore, iso_utc, utcnow
-from bot.transcript import REASON_LABELS, purge_conversations, readable
+from bot.sqlite_store import Connect, Database, SQLiteStore, iso_utc, utcnow
+from bot.transcript import REASON_LABELS, readable
 
 STATUSES: tuple[str, ...] = (
     "nouveau",
@@ -117,9 +117,11 @@ def _migration_1(db: Database) -> None:
     # Raw SQL because sqlite-utils' create_table cannot express CHECK constraints or
     # ON DELETE CASCADE. No CHECK on ticket_events.action: a new kind of audit event should
     # not need a table rebuild; `_event` validates it instead.
+    # Ticket numbers are never given again (AUTOINCREMENT on SQLite, an identity column on
+    # PostgreSQL); notes and events keep SQLite's plain rowid id.
     statements = (
         f"""CREATE TABLE tickets (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            id {db.pk},
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             status TEXT NOT NULL DEFAULT 'nouveau' CHECK (status IN {_STATUSES_V1!r}),
@@ -137,16 +139,16 @@ def _migration_1(db: Database) -> None:
             assigned_to TEXT,
             seen_at TEXT
         )""",
-        """CREATE TABLE ticket_notes (
-            id INTEGER PRIMARY KEY,
+        f"""CREATE TABLE ticket_notes (
+            id {db.rowid_pk},
             ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
             created_at TEXT NOT NULL,
             author TEXT NOT NULL,
             text TEXT NOT NULL,
             internal INTEGER NOT NULL DEFAULT 1 CHECK (internal IN (0, 1))
         )""",
-        """CREATE TABLE ticket_events (
-            id INTEGER PRIMARY KEY,
+        f"""CREATE TABLE ticket_events (
+            id {db.rowid_pk},
             ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
             at TEXT NOT NULL,
             actor TEXT NOT NULL,
@@ -179,7 +181,8 @@ def _migration_2(db: Database) -> None:
     )
 
 
-# Applied in order; the database's `PRAGMA user_version` is the number already applied.
+# Applied in order; the number already applied is kept by the base (`PRAGMA user_version`
+# on SQLite, the schema_version table on PostgreSQL).
 # A schema change is one more function appended here, never an edit of an applied one.
 def _migration_3(db: Database) -> None:
     # Which kiosk a ticket comes from (its name as the kiosk page gives it), for the
@@ -187,11 +190,36 @@ def _migration_3(db: Database) -> None:
     db.execute("ALTER TABLE tickets ADD COLUMN kiosk TEXT")
 
 
+def _call_attempts(db: Database) -> tuple[str, ...]:
+    return (
+        f"""CREATE TABLE call_attempts (
+            id {db.rowid_pk},
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN {CALL_OUTCOMES!r}),
+            note TEXT
+        )""",
+        "CREATE INDEX idx_call_attempts_ticket_id ON call_attempts(ticket_id)",
+    )
+
+
 def _migration_4(db: Database) -> None:
     # Call-back workflow: two more statuses (the CHECK constraint of `tickets` must change,
     # which SQLite can only do by rebuilding the table), the next call's date, and a log of
     # call attempts. Runs inside the migration's transaction: all of it or nothing.
-    #
+    if db.dialect != "sqlite":
+        # PostgreSQL changes a constraint in place; it named the column's CHECK itself.
+        statements: tuple[str, ...] = (
+            "ALTER TABLE tickets DROP CONSTRAINT tickets_status_check",
+            f"ALTER TABLE tickets ADD CONSTRAINT tickets_status_check"
+            f" CHECK (status IN {STATUSES!r})",
+            "ALTER TABLE tickets ADD COLUMN next_call_at TEXT",
+            *_call_attempts(db),
+        )
+        for sql in statements:
+            db.execute(sql)
+        return
     # Foreign keys are on and cannot be turned off inside a transaction, so dropping the old
     # `tickets` would cascade into notes and events. Notes and events are therefore rebuilt
     # too, pointing at the new table, before any old table is dropped; the renames then
@@ -204,7 +232,7 @@ def _migration_4(db: Database) -> None:
     sequence = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tickets'").fetchone()
     statements = (
         f"""CREATE TABLE tickets_v4 (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            id {db.pk},
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             status TEXT NOT NULL DEFAULT 'nouveau' CHECK (status IN {STATUSES!r}),
@@ -225,8 +253,8 @@ def _migration_4(db: Database) -> None:
             next_call_at TEXT
         )""",
         f"INSERT INTO tickets_v4 ({columns}) SELECT {columns} FROM tickets",
-        """CREATE TABLE ticket_notes_v4 (
-            id INTEGER PRIMARY KEY,
+        f"""CREATE TABLE ticket_notes_v4 (
+            id {db.rowid_pk},
             ticket_id INTEGER NOT NULL REFERENCES tickets_v4(id) ON DELETE CASCADE,
             created_at TEXT NOT NULL,
             author TEXT NOT NULL,
@@ -235,8 +263,8 @@ def _migration_4(db: Database) -> None:
         )""",
         "INSERT INTO ticket_notes_v4 SELECT id, ticket_id, created_at, author, text, internal"
         " FROM ticket_notes",
-        """CREATE TABLE ticket_events_v4 (
-            id INTEGER PRIMARY KEY,
+        f"""CREATE TABLE ticket_events_v4 (
+            id {db.rowid_pk},
             ticket_id INTEGER NOT NULL REFERENCES tickets_v4(id) ON DELETE CASCADE,
             at TEXT NOT NULL,
             actor TEXT NOT NULL,
@@ -258,15 +286,7 @@ def _migration_4(db: Database) -> None:
         "CREATE INDEX idx_tickets_sender_id ON tickets(sender_id)",
         "CREATE INDEX idx_ticket_notes_ticket_id ON ticket_notes(ticket_id)",
         "CREATE INDEX idx_ticket_events_ticket_id ON ticket_events(ticket_id)",
-        f"""CREATE TABLE call_attempts (
-            id INTEGER PRIMARY KEY,
-            ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
-            at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            outcome TEXT NOT NULL CHECK (outcome IN {CALL_OUTCOMES!r}),
-            note TEXT
-        )""",
-        "CREATE INDEX idx_call_attempts_ticket_id ON call_attempts(ticket_id)",
+        *_call_attempts(db),
     )
     for sql in statements:
         db.execute(sql)
@@ -279,11 +299,29 @@ def _migration_4(db: Database) -> None:
         raise RuntimeError(f"tickets migration 4 left {len(problems)} dangling rows")
 
 
+def _migration_5(db: Database) -> None:
+    # The text a word search reads, lower case and without accents, kept with each ticket:
+    # PostgreSQL cannot call Python during a query as SQLite can, and a column lets both
+    # engines run the same LIKE. Filled here for the tickets already there.
+    db.execute("ALTER TABLE tickets ADD COLUMN search_text TEXT")
+    rows = builtins.list(
+        db.query(
+            "SELECT id, summary, visitor_sentence, kiosk, contact_detail, transcript FROM tickets"
+        )
+    )
+    for row in rows:
+        db.execute(
+            "UPDATE tickets SET search_text = ? WHERE id = ?",
+            [search_text(row), row["id"]],
+        )
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 )
 
 
@@ -351,6 +389,7 @@ class Ticket:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Ticket:
         values = dict(row)
+        values.pop("search_text", None)  # the store's own search column
         values["transcript"] = json.loads(values["transcript"] or "[]")
         return cls(**values)
 
@@ -374,14 +413,6 @@ _utcnow = utcnow
 _iso = iso_utc
 
 
-def _insert(db: Database, table: str, record: dict[str, Any]) -> int:
-    """Insert one row and return its id."""
-    inserted = db.table(table).insert(record)
-    if inserted.last_rowid is None:  # pragma: no cover - sqlite always reports a rowid
-        raise RuntimeError(f"no id returned for the new {table} row")
-    return int(inserted.last_rowid)
-
-
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
@@ -398,6 +429,8 @@ def _check_actor(actor: str) -> None:
 class TicketStore(SQLiteStore):
     """The tickets database: schema, writes and reads. Safe to share between threads."""
 
+    pg_schema = "tickets"
+
     def __init__(
         self,
         path: Path | str,
@@ -405,18 +438,35 @@ class TicketStore(SQLiteStore):
         clock: Clock = _utcnow,
         connect: Connect | None = None,
         retry_budget: float | None = None,
+        pending: RedisPendingContacts | None = None,
     ) -> None:
         super().__init__(path, clock=clock, connect=connect, retry_budget=retry_budget)
+        # Contact details waiting for consent: in this database, or in Redis when the
+        # deployment has one (bot/pending_contacts.py says why never on PostgreSQL).
+        self._pending = pending
 
     def migrations(self) -> Sequence[Callable[[Database], None]]:
         return MIGRATIONS
 
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending.close()
+        super().close()
+
     @classmethod
     def open(cls, settings: Settings | None = None, *, clock: Clock = _utcnow) -> TicketStore:
-        """The store at `settings.tickets_db`, creating its folder when missing."""
+        """The store of the settings: the `tickets` schema of DATABASE_URL when it is set,
+        else the file `settings.tickets_db`, creating its folder when missing."""
         settings = settings or get_settings()
+        pending = (
+            RedisPendingContacts(settings.redis_url, hours=PENDING_CONTACT_HOURS)
+            if settings.redis_url
+            else None
+        )
+        if settings.database_url:
+            return cls(settings.database_url, clock=clock, pending=pending)
         settings.tickets_db.parent.mkdir(parents=True, exist_ok=True)
-        return cls(settings.tickets_db, clock=clock)
+        return cls(settings.tickets_db, clock=clock, pending=pending)
 
     def _now(self) -> str:
         return _iso(self._clock())
@@ -440,8 +490,7 @@ class TicketStore(SQLiteStore):
         detail: str | None = None,
     ) -> None:
         _check_choice("action", action, ACTIONS)
-        _insert(
-            db,
+        db.insert(
             "ticket_events",
             {
                 "ticket_id": ticket_id,
@@ -457,8 +506,7 @@ class TicketStore(SQLiteStore):
     def _note(
         self, db: Database, ticket_id: int, text: str, *, actor: str, at: str, internal: bool
     ) -> Note:
-        note_id = _insert(
-            db,
+        note_id = db.insert(
             "ticket_notes",
             {
                 "ticket_id": ticket_id,
@@ -537,7 +585,7 @@ class TicketStore(SQLiteStore):
         def write(db: Database) -> int:
             if limits is not None:
                 self._check_limits(db, sender_id, limits, since)
-            ticket_id = _insert(db, "tickets", record)
+            ticket_id = db.insert("tickets", {**record, "search_text": search_text(record)})
             self._event(db, ticket_id, "created", actor=BOT_ACTOR, at=now, to_status="nouveau")
             # The contact detail now lives in the ticket only.
             db.execute("DELETE FROM pending_contacts WHERE sender_id = ?", [sender_id])
@@ -661,8 +709,7 @@ class TicketStore(SQLiteStore):
         def write(db: Database) -> CallAttempt:
             self._row(db, ticket_id)
             now = self._now()
-            call_id = _insert(
-                db,
+            call_id = db.insert(
                 "call_attempts",
                 {"ticket_id": ticket_id, "at": now, "actor": actor, "outcome": outcome,
                  "note": cleaned},
@@ -705,12 +752,14 @@ class TicketStore(SQLiteStore):
         _check_actor(actor)
 
         def write(db: Database) -> None:
-            detail = self._row(db, ticket_id)["contact_detail"]
+            row = self._row(db, ticket_id)
+            detail = row["contact_detail"]
             now = self._now()
+            # The search text held the detail too: written again without it.
             db.execute(
-                "UPDATE tickets SET contact_detail = NULL, next_call_at = NULL, updated_at = ?"
-                " WHERE id = ?",
-                [now, ticket_id],
+                "UPDATE tickets SET contact_detail = NULL, next_call_at = NULL, updated_at = ?,"
+                " search_text = ? WHERE id = ?",
+                [now, search_text({**row, "contact_detail": None}), ticket_id],
             )
             # A mediator may have copied the number or the address into a call note or a
             # note: it goes there too.
@@ -905,8 +954,6 @@ class TicketStore(SQLiteStore):
         # id breaks ties: several tickets can share one second.
         sql += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         with self._read() as db:
-            db.conn.create_function("guichet_plain", 1, plain_text, deterministic=True)
-            db.conn.create_function("guichet_said", 1, said_text, deterministic=True)
             return [Ticket.from_row(row) for row in db.query(sql, [*params, limit, offset])]
 
     def count_by_status(self) -> dict[str, int]:
@@ -922,16 +969,22 @@ class TicketStore(SQLiteStore):
     def hold_contact(self, sender_id: str, kind: str, value: str) -> None:
         """Keep the latest contact detail a visitor typed, until a ticket takes it."""
         _check_choice("kind", kind, ("phone", "email"))
+        if self._pending is not None:
+            self._pending.hold(sender_id, kind, value)
+            return
         now = self._now()
         self._transact(
             lambda db: db.execute(
-                "INSERT OR REPLACE INTO pending_contacts (sender_id, kind, value, held_at)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO pending_contacts (sender_id, kind, value, held_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (sender_id) DO UPDATE SET"
+                " kind = excluded.kind, value = excluded.value, held_at = excluded.held_at",
                 [sender_id, kind, value, now],
             )
         )
 
     def peek_contact(self, sender_id: str) -> tuple[str, str] | None:
+        if self._pending is not None:
+            return self._pending.peek(sender_id)
         with self._read() as db:
             rows = builtins.list(
                 db.query(
@@ -942,6 +995,9 @@ class TicketStore(SQLiteStore):
 
     def drop_contact(self, sender_id: str) -> None:
         """Forget the contact detail a visitor typed, in every byte of the files too."""
+        if self._pending is not None:
+            self._pending.drop(sender_id)
+            return
         dropped = self._transact(
             lambda db: (
                 db.execute("DELETE FROM pending_contacts WHERE sender_id = ?", [sender_id]).rowcount
@@ -952,6 +1008,8 @@ class TicketStore(SQLiteStore):
 
     def purge_pending_contacts(self, *, older_than: datetime) -> int:
         """Forget contact details no ticket took (the visitor left, or refused consent)."""
+        if self._pending is not None:
+            return self._pending.purge(older_than=older_than)
         cutoff = _iso(older_than)
         forgotten = int(
             self._transact(
@@ -995,6 +1053,15 @@ def said_text(transcript: Any) -> str:
     return plain_text(" ".join(str(t.get("text") or "") for t in turns if isinstance(t, dict)))
 
 
+def search_text(ticket: dict[str, Any]) -> str:
+    """What a word search reads in a ticket (its `search_text` column): the summary, the
+    visitor's sentence, the kiosk's name, the contact detail and what was said in the
+    conversation, lower case and without accents."""
+    fields = ("summary", "visitor_sentence", "kiosk", "contact_detail")
+    written = plain_text(" ".join(str(ticket.get(name) or "") for name in fields))
+    return written + " " + said_text(ticket.get("transcript"))
+
+
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -1031,11 +1098,8 @@ def _search(query: str) -> tuple[str, builtins.list[Any]]:
         params.append(_like(text.lower()))
     words = [w for w in re.split(r"\s+", plain_text(text)) if w]
     if words and not clauses:
-        haystack = (
-            "(guichet_plain(coalesce(summary, '') || ' ' || coalesce(visitor_sentence, '')"
-            " || ' ' || coalesce(kiosk, '') || ' ' || coalesce(contact_detail, ''))"
-            " || ' ' || guichet_said(transcript))"
-        )
+        # `search_text` is already plain: both engines compare it byte for byte.
+        haystack = "coalesce(search_text, '')"
         clauses.append("(" + " AND ".join(f"{haystack} LIKE ? ESCAPE '\\'" for _ in words) + ")")
         params += [_like(w) for w in words]
     return "(" + " OR ".join(clauses) + ")", params
@@ -1331,11 +1395,17 @@ def purge_all(
     now = now or _utcnow()
     tickets = store.purge(now=now, retention_days=settings.ticket_retention_days)
     # Asked after the ticket purge, so conversations of tickets just deleted can go too.
-    conversations = purge_conversations(
-        settings.tracker_db,
-        keep=store.sender_ids(),
-        older_than=now - timedelta(days=settings.conversation_retention_days),
+    # Conversations live in SQLite or Redis by settings (bot.conversations); the anonymous
+    # activity log the statistics read goes after the same retention.
+    from bot.activity import ActivityStore
+    from bot.conversations import open_conversations
+
+    forget_before = now - timedelta(days=settings.conversation_retention_days)
+    conversations = open_conversations(settings).purge(
+        keep=store.sender_ids(), older_than=forget_before
     )
+    with ActivityStore.open(settings) as activity:
+        activity_rows = activity.purge(older_than=forget_before)
     contacts = store.purge_pending_contacts(older_than=now - timedelta(hours=PENDING_CONTACT_HOURS))
     # Logs and incidents under DATA_DIR (bot/logs.py); the erase marks went with the
     # conversations above.
@@ -1349,7 +1419,7 @@ def purge_all(
         bookings = workshops.purge(now=now, retention_days=settings.workshop_retention_days)
     return {"tickets": tickets, "conversations": conversations, "contacts": contacts,
             "logs": files["logs"], "incidents": files["incidents"],
-            "bookings": bookings}  # fmt: skip
+            "bookings": bookings, "activity": activity_rows}  # fmt: skip
 
 
 def _purge(store: TicketStore, settings: Settings) -> int:

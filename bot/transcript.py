@@ -1,18 +1,15 @@
-"""Read a conversation back from Rasa's SQLite tracker store, sum it up for a mediator, and
-delete old conversations that no ticket holds."""
+"""A conversation as a mediator reads it: its turns, read back from the conversations' store
+(`bot.conversations`), with button presses shown by their labels, and a short summary."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import sqlite3
-import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.conversations import Conversations
 
 # Why the bot handed over, as the mediator reads it.
 REASON_LABELS: dict[str, str] = {
@@ -27,36 +24,6 @@ MAX_QUOTE_CHARS = 120
 MAX_TITLE_CHARS = 80
 MAX_SENTENCE_CHARS = 200
 LAST_MESSAGES = 3
-BUSY_TIMEOUT_MS = 5000
-
-# Erased conversations, so that a turn still in flight when the visitor pressed « Effacer »
-# cannot save the conversation back (the tracker store checks it on every read and write).
-# It holds a hash of the sender id, not the id, and goes after the conversation retention.
-TOMBSTONES_DDL = (
-    "CREATE TABLE IF NOT EXISTS erased_senders"
-    " (sender_hash TEXT PRIMARY KEY, erased_at REAL NOT NULL) WITHOUT ROWID"
-)
-
-
-def sender_hash(sender_id: str) -> str:
-    """How an erased conversation is remembered: a SHA-256 of its sender id."""
-    data = sender_id.encode("utf-8", "surrogatepass")
-    return hashlib.sha256(b"guichet-erased:" + data).hexdigest()
-
-
-def _connect(tracker_db: Path, mode: str) -> sqlite3.Connection:
-    # A URI with mode=ro/rw never creates a missing file, unlike a plain connect().
-    conn = sqlite3.connect(f"{tracker_db.resolve().as_uri()}?mode={mode}", uri=True)
-    # Rasa writes to this file while we read or purge; wait for it rather than fail.
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    return conn
-
-
-def _has_events_table(conn: sqlite3.Connection) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
-    ).fetchone()
-    return row is not None
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -88,32 +55,8 @@ def _turn(type_name: str, timestamp: float | None, data: dict[str, Any]) -> dict
     return turn
 
 
-def read_transcript(tracker_db: Path, sender_id: str) -> list[dict[str, Any]]:
-    """The visitor and bot messages of one conversation, oldest first ([] when none)."""
-    tracker_db = Path(tracker_db)
-    if not tracker_db.exists():
-        return []
-    with closing(_connect(tracker_db, "ro")) as conn:
-        if not _has_events_table(conn):
-            return []
-        rows = conn.execute(
-            "SELECT type_name, timestamp, data FROM events"
-            " WHERE sender_id = ? AND type_name IN ('user', 'bot') ORDER BY id",
-            (sender_id,),
-        ).fetchall()
-    turns = []
-    for type_name, timestamp, raw in rows:
-        try:
-            data = json.loads(raw or "{}")
-        except json.JSONDecodeError:
-            continue  # one damaged row must not hide the rest of the conversation
-        if isinstance(data, dict) and (turn := _turn(type_name, timestamp, data)):
-            turns.append(turn)
-    return turns
-
-
 def turns_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The same turns as `read_transcript`, from tracker events given as dicts."""
+    """The visitor and bot messages among tracker events given as dicts, oldest first."""
     turns = []
     for event in events:
         kind = event.get("event")
@@ -122,12 +65,17 @@ def turns_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return turns
 
 
+def read_transcript(conversations: Conversations, sender_id: str) -> list[dict[str, Any]]:
+    """The visitor and bot messages of one stored conversation, oldest first ([] when none)."""
+    return turns_from_events(conversations.read(sender_id))
+
+
 def conversation_transcript(
-    tracker_db: Path, sender_id: str, live_events: list[dict[str, Any]]
+    conversations: Conversations, sender_id: str, live_events: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """The whole conversation: what the tracker store holds, then the turns of the current
-    message, which Rasa saves only once the message is fully handled."""
-    stored = read_transcript(tracker_db, sender_id)
+    """The whole conversation: what the conversations' store holds, then the turns of the
+    current message, which Rasa saves only once the message is fully handled."""
+    stored = read_transcript(conversations, sender_id)
     live = turns_from_events(live_events)
 
     def key(turn: dict[str, Any]) -> tuple[Any, ...]:
@@ -307,85 +255,3 @@ def build_summary(
             break
         typed = typed[1:]
     return _shorten(summary, MAX_SUMMARY_CHARS)
-
-
-def _epoch(moment: datetime) -> float:
-    # Rasa stores Unix timestamps; a naive datetime is taken as UTC.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
-
-
-@contextmanager
-def _writable(tracker_db: Path) -> Iterator[sqlite3.Connection | None]:
-    """A connection to change the tracker store, or None when there is no file yet."""
-    tracker_db = Path(tracker_db)
-    if not tracker_db.exists():
-        yield None
-        return
-    with closing(_connect(tracker_db, "rw")) as conn:
-        # Deleted conversations leave no bytes behind: freed pages are zeroed, and the
-        # write-ahead log (the tracker store runs in WAL mode) is emptied afterwards.
-        conn.execute("PRAGMA secure_delete=ON")
-        yield conn
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def purge_conversations(tracker_db: Path, *, keep: set[str], older_than: datetime) -> int:
-    """Delete every conversation not in `keep` whose last event is older than `older_than`,
-    and the marks of conversations erased before then; returns how many conversations went."""
-    with _writable(tracker_db) as conn:
-        if conn is None:
-            return 0
-        with conn:
-            # Take the write lock before reading, so no event can land between the choice
-            # of conversations and their deletion.
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(TOMBSTONES_DDL)
-            conn.execute("DELETE FROM erased_senders WHERE erased_at < ?", (_epoch(older_than),))
-            if not _has_events_table(conn):
-                return 0
-            stale = [
-                sender_id
-                for (sender_id,) in conn.execute(
-                    "SELECT sender_id FROM events GROUP BY sender_id HAVING MAX(timestamp) < ?",
-                    (_epoch(older_than),),
-                )
-                if sender_id not in keep
-            ]
-            conn.executemany("DELETE FROM events WHERE sender_id = ?", [(s,) for s in stale])
-    return len(stale)
-
-
-def delete_conversation(tracker_db: Path, sender_id: str) -> int:
-    """Delete every event of one conversation (the visitor pressed « Effacer »), and mark it
-    erased in the same transaction, so that a turn of it still in flight saves nothing."""
-    with _writable(tracker_db) as conn:
-        if conn is None:
-            return 0
-        with conn:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(TOMBSTONES_DDL)
-            conn.execute(
-                "INSERT OR REPLACE INTO erased_senders (sender_hash, erased_at) VALUES (?, ?)",
-                (sender_hash(sender_id), time.time()),
-            )
-            if not _has_events_table(conn):
-                return 0
-            cursor = conn.execute("DELETE FROM events WHERE sender_id = ?", (sender_id,))
-        return int(cursor.rowcount)
-
-
-def is_erased(tracker_db: Path, sender_id: str) -> bool:
-    """Whether this conversation was erased (and its mark not yet purged)."""
-    tracker_db = Path(tracker_db)
-    if not tracker_db.exists():
-        return False
-    with closing(_connect(tracker_db, "ro")) as conn:
-        try:
-            row = conn.execute(
-                "SELECT 1 FROM erased_senders WHERE sender_hash = ?", (sender_hash(sender_id),)
-            ).fetchone()
-        except sqlite3.OperationalError:
-            return False  # no table yet: nothing was ever erased
-    return row is not None

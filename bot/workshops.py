@@ -1,9 +1,11 @@
 """Workshops (ateliers) a mediator runs, and the bookings visitors make for them.
 
-`WorkshopStore` owns `workshops.db`: sessions, bookings and their audit trail. A booking is
-one `BEGIN IMMEDIATE` transaction, so two visitors can never take the same last seat,
-however many processes book at once. Names and contact details leave the store only for
-the console; the public agenda and the iCalendar feed read sessions and seat counts alone.
+`WorkshopStore` owns `workshops.db` (or the `workshops` schema of `DATABASE_URL`): sessions,
+bookings and their audit trail. A booking is one write transaction (`BEGIN IMMEDIATE` on
+SQLite, the store's advisory lock on PostgreSQL), so two visitors can never take the same
+last seat, however many processes or machines book at once. Names and contact details leave
+the store only for the console; the public agenda and the iCalendar feed read sessions and
+seat counts alone.
 """
 
 from __future__ import annotations
@@ -20,10 +22,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlite_utils import Database
-
 from bot.settings import Settings, get_settings
-from bot.sqlite_store import Connect, SQLiteStore, iso_utc, utcnow
+from bot.sqlite_store import Connect, Database, SQLiteStore, iso_utc, utcnow
 
 # Sessions happen in France: a weekly session stays at 14 h local time across DST.
 TZ = ZoneInfo("Europe/Paris")
@@ -90,6 +90,11 @@ Clock = Callable[[], datetime]
 # The stores share one clock and one way of writing times (bot.sqlite_store).
 _utcnow = utcnow
 _iso = iso_utc
+
+
+def _like_escape(text: str) -> str:
+    """`text` matched literally by `LIKE … ESCAPE '\\'`."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _aware(moment: datetime) -> datetime:
@@ -382,7 +387,7 @@ def _check_actor(actor: str) -> None:
 def _migration_1(db: Database) -> None:
     statements = (
         f"""CREATE TABLE workshops (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            id {db.pk},
             title TEXT NOT NULL,
             description TEXT NOT NULL DEFAULT '',
             starts_at TEXT NOT NULL,
@@ -403,7 +408,7 @@ def _migration_1(db: Database) -> None:
             sequence INTEGER NOT NULL DEFAULT 0
         )""",
         f"""CREATE TABLE bookings (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            id {db.pk},
             number TEXT NOT NULL UNIQUE,
             workshop_id INTEGER NOT NULL REFERENCES workshops(id) ON DELETE CASCADE,
             first_name TEXT NOT NULL,
@@ -419,8 +424,8 @@ def _migration_1(db: Database) -> None:
             notified_at TEXT
         )""",
         # The audit trail names mediators and actions, never a visitor's name or contact.
-        """CREATE TABLE workshop_events (
-            id INTEGER PRIMARY KEY,
+        f"""CREATE TABLE workshop_events (
+            id {db.rowid_pk},
             workshop_id INTEGER NOT NULL REFERENCES workshops(id) ON DELETE CASCADE,
             booking_id INTEGER,
             at TEXT NOT NULL,
@@ -438,8 +443,9 @@ def _migration_1(db: Database) -> None:
         db.execute(sql)
 
 
-# Applied in order; `PRAGMA user_version` is the number already applied. A schema change is
-# one more function appended here, never an edit of an applied one.
+# Applied in order, on both engines; the base keeps the number already applied (`PRAGMA
+# user_version` on SQLite, `schema_version` on PostgreSQL). A schema change is one more
+# function appended here, never an edit of an applied one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migration_1,)
 
 _COUNTS = (
@@ -492,6 +498,8 @@ class WorkshopStore(SQLiteStore):
     """The workshops database: schema, writes and reads. Safe to share between threads and
     between processes."""
 
+    pg_schema = "workshops"
+
     def __init__(
         self,
         path: Path | str,
@@ -507,8 +515,11 @@ class WorkshopStore(SQLiteStore):
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, clock: Clock = _utcnow) -> WorkshopStore:
-        """The store at `settings.workshops_db`, creating its folder when missing."""
+        """The store of `settings.database_url` when set (PostgreSQL), else the file
+        `settings.workshops_db`, creating its folder when missing."""
         settings = settings or get_settings()
+        if settings.database_url:
+            return cls(settings.database_url, clock=clock)
         settings.workshops_db.parent.mkdir(parents=True, exist_ok=True)
         return cls(settings.workshops_db, clock=clock)
 
@@ -615,13 +626,7 @@ class WorkshopStore(SQLiteStore):
                     datetime.fromisoformat(start) + timedelta(minutes=record["duration_minutes"])
                 )
                 record.update(series_id=series_id, created_at=now, updated_at=now, created_by=actor)
-                names = ", ".join(record)
-                marks = ", ".join("?" for _ in record)
-                cursor = db.execute(
-                    f"INSERT INTO workshops ({names}) VALUES ({marks})",
-                    builtins.list(record.values()),
-                )
-                workshop_id = int(cursor.lastrowid or 0)
+                workshop_id = db.insert("workshops", record)
                 self._event(db, workshop_id, "created", actor=str(actor), at=now, detail=series_id)
                 ids.append(workshop_id)
             return ids
@@ -747,14 +752,15 @@ class WorkshopStore(SQLiteStore):
         args: list[Any] = [_iso(_aware(now or self._clock()))]
         where = "w.starts_at > ? AND w.status = 'prevu'"
         if guide_ids is not None:
-            wanted = builtins.list(dict.fromkeys(guide_ids))
+            # An id that could not have been stored cannot match; the others are lower case,
+            # so that SQLite's case-blind LIKE finds exactly what PostgreSQL's finds.
+            wanted = [g for g in dict.fromkeys(guide_ids) if _GUIDE_ID.match(g)]
             if not wanted:
                 return []
-            marks = ", ".join("?" for _ in wanted)
-            where += (
-                f" AND EXISTS (SELECT 1 FROM json_each(w.guide_ids) g WHERE g.value IN ({marks}))"
-            )
-            args += wanted
+            # guide_ids is a JSON list: an id is found with its quotes around it. A LIKE
+            # (not json_each, which PostgreSQL lacks) works the same on both engines.
+            where += " AND (" + " OR ".join("w.guide_ids LIKE ? ESCAPE '\\'" for _ in wanted) + ")"
+            args += [f'%"{_like_escape(g)}"%' for g in wanted]
         with self._read() as db:
             rows = db.query(
                 f"{_SELECT} WHERE {where} ORDER BY w.starts_at, w.id LIMIT ?",
@@ -791,9 +797,10 @@ class WorkshopStore(SQLiteStore):
         actor: str = "guichet",
     ) -> Booking:
         """A seat if one is left, else a place on the waiting list (or WorkshopFull when
-        `waiting_list` is False). The count and the insert are one IMMEDIATE transaction:
-        over-booking is impossible, across processes too. The same conversation booking
-        the same session again gets its booking back."""
+        `waiting_list` is False). The count and the insert are one write transaction, which
+        holds the store's write lock (SQLite's, or the PostgreSQL advisory lock) from the
+        count on: over-booking is impossible, across processes and machines too. The same
+        conversation booking the same session again gets its booking back."""
         _check_actor(actor)
         name = _text(
             first_name,
@@ -843,14 +850,21 @@ class WorkshopStore(SQLiteStore):
             number = new_number()
             while self._read_booking(db, "number", number) is not None:
                 number = new_number()
-            cursor = db.execute(
-                "INSERT INTO bookings (number, workshop_id, first_name, contact_kind,"
-                " contact_detail, status, channel, sender_id, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [number, workshop_id, name, contact_kind, detail, status, channel,
-                 sender_id, now, now],
-            )  # fmt: skip
-            booking_id = int(cursor.lastrowid or 0)
+            booking_id = db.insert(
+                "bookings",
+                {
+                    "number": number,
+                    "workshop_id": workshop_id,
+                    "first_name": name,
+                    "contact_kind": contact_kind,
+                    "contact_detail": detail,
+                    "status": status,
+                    "channel": channel,
+                    "sender_id": sender_id,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
             self._event(
                 db, workshop_id, "booked", actor=actor, at=now, booking_id=booking_id,
                 detail=f"{status},{channel}",
@@ -1030,10 +1044,9 @@ class WorkshopStore(SQLiteStore):
         def write(db: Database) -> int:
             cursor = db.execute(
                 f"UPDATE bookings SET {self._ANONYMOUS} WHERE workshop_id IN ("
-                "  SELECT id FROM workshops"
-                "  WHERE MIN(ends_at, COALESCE(cancelled_at, ends_at)) < ?"
+                "  SELECT id FROM workshops WHERE ends_at < ? OR cancelled_at < ?"
                 ") AND (first_name != '' OR contact_detail IS NOT NULL OR sender_id IS NOT NULL)",
-                [cutoff],
+                [cutoff, cutoff],
             )
             return int(cursor.rowcount)
 
@@ -1052,14 +1065,18 @@ class WorkshopStore(SQLiteStore):
         with self._read() as db:
             rows = db.query(
                 "SELECT w.id, w.title, w.starts_at, w.seats, w.level, w.guide_ids,"
-                " SUM(b.status = 'inscrit') AS booked,"
-                " SUM(b.status = 'attente') AS waiting,"
-                " SUM(b.status = 'inscrit' AND b.attended = 1) AS attended,"
-                " SUM(b.status = 'inscrit' AND b.attended = 0) AS no_shows,"
-                " SUM(b.status = 'inscrit' AND b.attended IS NULL) AS unmarked"
+                " SUM(CASE WHEN b.status = 'inscrit' THEN 1 ELSE 0 END) AS booked,"
+                " SUM(CASE WHEN b.status = 'attente' THEN 1 ELSE 0 END) AS waiting,"
+                " SUM(CASE WHEN b.status = 'inscrit' AND b.attended = 1 THEN 1 ELSE 0 END)"
+                " AS attended,"
+                " SUM(CASE WHEN b.status = 'inscrit' AND b.attended = 0 THEN 1 ELSE 0 END)"
+                " AS no_shows,"
+                " SUM(CASE WHEN b.status = 'inscrit' AND b.attended IS NULL THEN 1 ELSE 0 END)"
+                " AS unmarked"
                 " FROM workshops w LEFT JOIN bookings b ON b.workshop_id = w.id"
                 " WHERE w.status = 'prevu' AND w.starts_at >= ? AND w.starts_at < ?"
-                " GROUP BY w.id ORDER BY w.starts_at, w.id",
+                " GROUP BY w.id, w.title, w.starts_at, w.seats, w.level, w.guide_ids"
+                " ORDER BY w.starts_at, w.id",
                 [_iso(_aware(since)), end],
             )
             for row in rows:

@@ -132,3 +132,85 @@ def running_stack(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bot_url(running_stack) -> str:
     return str(running_stack.bot_url)
+
+
+# --- PostgreSQL and Redis (issue 16) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _service_root(tmp_path_factory):
+    """A folder the postgres user can reach (PostgreSQL refuses to run as root)."""
+    import os
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="guichet-services-"))
+    os.chmod(root, 0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(_service_root):
+    """One throwaway PostgreSQL server (Debian package) for the whole run."""
+    from bot.services import Postgres
+
+    server = Postgres(_service_root / "postgresql", options={"fsync": "off"}).start()
+    yield server
+    from bot import pg
+
+    pg.dispose()
+    server.remove()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server) -> str:
+    return pg_server.url
+
+
+@pytest.fixture
+def fresh_pg_url(pg_server):
+    """The URL of a new, empty database on the test server, dropped afterwards."""
+    import secrets
+
+    import psycopg2
+
+    from bot import pg
+
+    name = f"t_{secrets.token_hex(6)}"
+    admin = pg_server.url.rsplit("/", 1)[0] + "/postgres"
+
+    def run(sql: str) -> None:
+        conn = psycopg2.connect(admin)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    run(f"CREATE DATABASE {name}")
+    url = pg_server.url.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    pg.dispose(url)
+    run(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def redis_url(_service_root) -> Any:
+    """One throwaway Redis server (Debian package, no persistence) for the whole run."""
+    from bot.services import Redis
+
+    server = Redis(_service_root / "redis").start()
+    yield server.url
+    server.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """Where a store test puts its store, once per engine: `database(name)` is a new SQLite
+    file in tmp_path, or the URL of a new PostgreSQL database (each test its own)."""
+    if request.param == "sqlite":
+        return lambda name: tmp_path / f"{name}.db"
+    url = request.getfixturevalue("fresh_pg_url")
+    return lambda name: url

@@ -1,7 +1,8 @@
 """Mediator accounts: scrypt-hashed passwords checked in constant shape, French refusals,
 logins throttled per address (never a lock a third party can put on a name), server-side
 sessions that logout, a new password and removal end, and `python -m bot.accounts` that
-never takes a password as an argument."""
+never takes a password as an argument. Every test of the store and of the command line runs
+on SQLite and on PostgreSQL (the `database` fixture)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,15 @@ import base64
 import getpass
 import io
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from bot import accounts
+from bot import accounts, pg
 from bot.accounts import (
     IP_BASE_DELAY,
     IP_FREE_FAILURES,
@@ -38,7 +37,7 @@ from bot.accounts import (
     token_hash,
     verify_password,
 )
-from bot.settings import ROOT, Settings
+from bot.settings import ROOT, Settings, get_settings
 
 START = datetime(2024, 3, 4, 9, 30, tzinfo=timezone.utc)
 PASSWORD = "correct horse battery"
@@ -64,13 +63,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "accounts.db"
-
-
-@pytest.fixture
-def store(db_path: Path, clock: FakeClock) -> Iterator[AccountStore]:
-    with AccountStore(db_path, clock=clock) as opened:
+def store(database, clock: FakeClock) -> Iterator[AccountStore]:
+    with AccountStore(database("accounts"), clock=clock) as opened:
         yield opened
 
 
@@ -80,9 +74,21 @@ def camille(store: AccountStore) -> AccountStore:
     return store
 
 
-def raw_rows(path: Path | str, sql: str, params: tuple = ()) -> list[tuple]:
-    with closing(sqlite3.connect(path)) as conn:
-        return conn.execute(sql, params).fetchall()
+def raw_rows(store: AccountStore, sql: str, params: tuple = ()) -> list[tuple]:
+    """What the database holds, read with the store's own connection (either engine)."""
+    with store._read() as db:
+        return [tuple(row) for row in db.execute(sql, params).fetchall()]
+
+
+def stored_bytes(store: AccountStore, folder: Path, request: pytest.FixtureRequest) -> bytes:
+    """Every byte the database engine wrote: the SQLite file and its WAL in `folder`, or the
+    whole PostgreSQL server folder (tables, WAL, log)."""
+    if store.dialect == "sqlite":
+        files = [f for f in folder.iterdir() if f.is_file()]
+    else:
+        server = request.getfixturevalue("pg_server")
+        files = [f for f in server.folder.rglob("*") if f.is_file()]
+    return b"".join(f.read_bytes() for f in files)
 
 
 def refusal(store: AccountStore, name: str, password: str) -> str:
@@ -94,6 +100,7 @@ def refusal(store: AccountStore, name: str, password: str) -> str:
 # --- the store ------------------------------------------------------------------------------
 
 
+# SQLite only: where the file goes and its journal mode.
 def test_open_uses_data_dir_and_sets_up_the_database(tmp_path: Path):
     settings = Settings({**Settings.from_env().values, "DATA_DIR": str(tmp_path / "new")})
     with AccountStore.open(settings) as store:
@@ -102,6 +109,29 @@ def test_open_uses_data_dir_and_sets_up_the_database(tmp_path: Path):
         assert store.journal_mode == "wal"
     with AccountStore.open(settings) as again:  # reopening applies nothing twice
         assert again.names() == []
+
+
+def test_open_with_a_database_url_uses_postgresql_and_writes_no_file(
+    tmp_path: Path, fresh_pg_url: str
+):
+    values = {"DATA_DIR": str(tmp_path / "new"), "DATABASE_URL": fresh_pg_url}
+    settings = Settings({**Settings.from_env().values, **values})
+    with AccountStore.open(settings) as store:
+        assert store.dialect == "postgresql" and store.pg_schema == "accounts"
+        assert store.schema_version == len(accounts.MIGRATIONS)
+        store.create("camille", PASSWORD)
+        with store._read() as db:
+            tables = {
+                row["table_name"]
+                for row in db.query(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                    ["accounts"],
+                )
+            }
+    assert {"mediators", "login_attempts", "sessions"} <= tables
+    assert not (tmp_path / "new").exists()
+    with AccountStore.open(settings) as again:
+        assert again.names() == ["camille"]
 
 
 def test_create_then_log_in(camille: AccountStore):
@@ -150,7 +180,7 @@ def test_a_disabled_account_cannot_log_in(camille: AccountStore):
 def test_a_name_cannot_be_created_twice(camille: AccountStore):
     message = refusal(camille, "Camille", "un autre mot de passe")
     assert message == "Le compte « camille » existe déjà."
-    (stored,) = raw_rows(camille.path, "SELECT password_hash FROM mediators")[0]
+    (stored,) = raw_rows(camille, "SELECT password_hash FROM mediators")[0]
     assert verify_password(PASSWORD, stored)
 
 
@@ -223,11 +253,11 @@ def test_damaged_hashes_never_match():
 def test_costs_are_read_from_the_stored_hash_and_raised_at_login(
     camille: AccountStore, monkeypatch: pytest.MonkeyPatch
 ):
-    old = raw_rows(camille.path, "SELECT password_hash FROM mediators")[0][0]
+    old = raw_rows(camille, "SELECT password_hash FROM mediators")[0][0]
     monkeypatch.setattr(accounts, "SCRYPT_N", 2**15)
     assert verify_password(PASSWORD, old)  # still checked with its own N
     assert camille.check_login("camille", PASSWORD, IP).ok
-    new = raw_rows(camille.path, "SELECT password_hash FROM mediators")[0][0]
+    new = raw_rows(camille, "SELECT password_hash FROM mediators")[0][0]
     assert new.startswith("scrypt$32768$8$1$") and verify_password(PASSWORD, new)
 
 
@@ -236,15 +266,17 @@ def test_accented_passwords_match_however_they_are_composed():
     assert verify_password("cafe\u0301 cre\u0300me glace\u0301", stored)
 
 
-def test_the_password_is_stored_nowhere_in_clear(camille: AccountStore, tmp_path: Path):
+def test_the_password_is_stored_nowhere_in_clear(
+    camille: AccountStore, tmp_path: Path, request: pytest.FixtureRequest
+):
     camille.check_login("camille", PASSWORD, IP)
     camille.check_login("camille", "mauvais mot de passe", IP)
-    (stored,) = raw_rows(camille.path, "SELECT password_hash FROM mediators")[0]
+    (stored,) = raw_rows(camille, "SELECT password_hash FROM mediators")[0]
     assert PASSWORD not in stored
     camille.close()
-    for file in tmp_path.iterdir():
-        data = file.read_bytes()
-        assert PASSWORD.encode() not in data and b"mauvais mot de passe" not in data
+    data = stored_bytes(camille, tmp_path, request)
+    assert stored.encode() in data  # the bytes read are really where the store writes
+    assert PASSWORD.encode() not in data and b"mauvais mot de passe" not in data
 
 
 # --- throttling -----------------------------------------------------------------------------
@@ -258,7 +290,7 @@ def fail(store: AccountStore, times: int, name: str = "camille", ip: str = IP) -
 def test_every_attempt_is_recorded(camille: AccountStore):
     camille.check_login("camille", PASSWORD, IP)
     camille.check_login("Camille", "mauvais mot de passe", "198.51.100.7")
-    rows = raw_rows(camille.path, "SELECT name, ip, at, ok, throttled FROM login_attempts")
+    rows = raw_rows(camille, "SELECT name, ip, at, ok, throttled FROM login_attempts ORDER BY id")
     assert rows == [
         ("camille", IP, "2024-03-04T09:30:00.000000+00:00", 1, 0),
         ("camille", "198.51.100.7", "2024-03-04T09:30:00.000000+00:00", 0, 0),
@@ -280,16 +312,22 @@ def test_a_third_party_cannot_lock_a_mediator_out(camille: AccountStore, clock: 
     assert camille.check_login("camille", PASSWORD, OTHER_IP).ok
 
 
-def test_many_addresses_only_slow_a_name_down(camille: AccountStore, clock: FakeClock):
+def test_many_addresses_only_slow_a_name_down(
+    store: AccountStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+):
+    # 241 logins: a cheap hash keeps them fast (the costs are read from the stored hash,
+    # and throttling does not depend on them).
+    monkeypatch.setattr(accounts, "SCRYPT_N", 2**10)
+    store.create("camille", PASSWORD)
     # A distributed attack: 60 addresses, 4 failures each (under every per-address limit).
     for host in range(60):
-        fail(camille, 4, ip=f"203.0.113.{host}")
+        fail(store, 4, ip=f"203.0.113.{host}")
     clock.advance(seconds=1)
-    result = camille.check_login("camille", PASSWORD, OTHER_IP)
+    result = store.check_login("camille", PASSWORD, OTHER_IP)
     assert result.ok  # not locked out
     assert 0 < result.delay <= NAME_MAX_DELAY  # but every answer on that name waits
     clock.advance(hours=1, seconds=1)
-    assert camille.check_login("camille", PASSWORD, OTHER_IP) == LoginResult("ok")
+    assert store.check_login("camille", PASSWORD, OTHER_IP) == LoginResult("ok")
 
 
 def test_failures_on_a_name_from_one_address_back_off_exponentially(
@@ -300,7 +338,7 @@ def test_failures_on_a_name_from_one_address_back_off_exponentially(
     fail(camille, PAIR_FREE_FAILURES)
     first = camille.check_login("camille", PASSWORD, IP)
     assert first == LoginResult("throttled", retry_after=int(PAIR_BASE_DELAY.total_seconds()))
-    assert raw_rows(camille.path, "SELECT ok, throttled FROM login_attempts")[-1] == (0, 1)
+    assert raw_rows(camille, "SELECT ok, throttled FROM login_attempts ORDER BY id")[-1] == (0, 1)
     # Other names from the same address are not concerned (the address is under its limit).
     camille.create("dominique", PASSWORD)
     assert camille.check_login("dominique", PASSWORD, IP).ok
@@ -369,20 +407,23 @@ def test_attempts_older_than_a_day_are_forgotten(camille: AccountStore, clock: F
     fail(camille, 1)
     clock.advance(hours=2)
     camille.check_login("camille", PASSWORD, IP)
-    assert raw_rows(camille.path, "SELECT COUNT(*) FROM login_attempts") == [(2,)]
+    assert raw_rows(camille, "SELECT COUNT(*) FROM login_attempts") == [(2,)]
 
 
 # --- sessions -------------------------------------------------------------------------------
 
 
-def test_a_session_is_stored_as_a_hash_and_found_by_its_id(camille: AccountStore):
+def test_a_session_is_stored_as_a_hash_and_found_by_its_id(
+    camille: AccountStore, tmp_path: Path, request: pytest.FixtureRequest
+):
     token, opened = camille.open_session("Camille")
     assert opened.name == "camille" and len(token) >= 40 and opened.csrf != token
     found = camille.session(token)
     assert found is not None and found.name == "camille" and found.csrf == opened.csrf
-    rows = raw_rows(camille.path, "SELECT id_hash, csrf FROM sessions")
+    rows = raw_rows(camille, "SELECT id_hash, csrf FROM sessions")
     assert rows == [(token_hash(token), opened.csrf)]
-    assert token.encode() not in Path(camille.path).read_bytes()
+    data = stored_bytes(camille, tmp_path, request)
+    assert token_hash(token).encode() in data and token.encode() not in data
     assert camille.session(token + "x") is None and camille.session("") is None
     assert camille.session("x" * 10_000) is None
 
@@ -409,7 +450,7 @@ def test_account_changes_end_every_session(camille: AccountStore, how: str):
         assert camille.revoke_sessions("camille") == 2
     assert [camille.session(t) for t in tokens] == [None, None]
     assert camille.session(other) is not None
-    assert raw_rows(camille.path, "SELECT COUNT(*) FROM sessions") == [(1,)]
+    assert raw_rows(camille, "SELECT COUNT(*) FROM sessions") == [(1,)]
 
 
 def test_a_disabled_account_gets_no_session(camille: AccountStore):
@@ -438,18 +479,67 @@ def test_expired_sessions_are_purged(camille: AccountStore, clock: FakeClock):
         camille.open_session("camille")
     clock.advance(seconds=SESSION_IDLE.total_seconds() + 1)
     live, _ = camille.open_session("camille")  # purges the idle ones on the way
-    assert raw_rows(camille.path, "SELECT COUNT(*) FROM sessions") == [(1,)]
+    assert raw_rows(camille, "SELECT COUNT(*) FROM sessions") == [(1,)]
     clock.advance(seconds=SESSION_IDLE.total_seconds() + 1)
     assert camille.purge_sessions() == 1 and camille.session(live) is None
+
+
+# --- several copies of the web app -----------------------------------------------------------
+
+# Run by another process, as another copy of the web app would: its own AccountStore, its
+# own connection, the same DATABASE_URL.
+_OTHER_COPY = """
+import sys
+from bot.accounts import AccountStore
+from bot.settings import get_settings
+
+token, ip = sys.argv[1], sys.argv[2]
+with AccountStore.open(get_settings()) as store:
+    seen = store.session(token)
+    print("seen" if seen is not None and seen.name == "camille" else "unseen")
+    store.close_session(token)
+    print(store.check_login("camille", "correct horse battery", ip).status)
+"""
+
+
+def test_sessions_and_throttling_are_shared_by_every_copy_of_the_web_app(data_dir: Path):
+    with opened() as here, opened() as elsewhere:
+        here.create("camille", PASSWORD)
+        token, _ = here.open_session("camille")
+        kept, _ = here.open_session("camille")
+        # Another instance of the store sees the session, and ends it for everyone.
+        assert elsewhere.session(token) is not None
+        elsewhere.close_session(token)
+        assert here.session(token) is None and here.session(kept) is not None
+        fail(here, PAIR_FREE_FAILURES)
+    # Another process: it sees the session opened here, ends it, and finds the failures
+    # recorded here in its throttling.
+    done = subprocess.run(
+        [sys.executable, "-c", _OTHER_COPY, kept, IP],
+        text=True, capture_output=True, env=dict(os.environ), cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["seen", "throttled"]
+    with opened() as here:
+        assert here.session(kept) is None
+        assert here.check_login("camille", PASSWORD, OTHER_IP).ok
 
 
 # --- command line ---------------------------------------------------------------------------
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database) -> Path:
+    """The environment of the command line: DATA_DIR, and DATABASE_URL on PostgreSQL."""
+    location = database("accounts")
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", str(location) if pg.is_url(location) else "sqlite")
     return tmp_path
+
+
+def opened() -> AccountStore:
+    """The store the command line uses, from the same environment."""
+    return AccountStore.open(get_settings())
 
 
 def stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
@@ -470,7 +560,7 @@ def typed(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
 
 
 def login(data_dir: Path, name: str, password: str) -> str:
-    with AccountStore(data_dir / "accounts.db") as store:
+    with opened() as store:
         return store.check_login(name, password, IP).status
 
 
@@ -494,7 +584,7 @@ def test_cli_add_refuses_two_different_passwords(data_dir: Path, monkeypatch, ca
     assert main(["add", "camille"]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "ne correspondent pas" in err
-    with AccountStore(data_dir / "accounts.db") as store:
+    with opened() as store:
         assert store.names() == []
 
 
@@ -522,17 +612,17 @@ def test_cli_list_passwd_remove(data_dir: Path, monkeypatch, capsys):
     for name in ("dominique", "camille"):
         stdin(monkeypatch, PASSWORD + "\n")
         assert main(["add", name, "--password-stdin"]) == 0
-    with AccountStore(data_dir / "accounts.db") as store:
+    with opened() as store:
         store.set_disabled("dominique")
     capsys.readouterr()
     assert main(["list"]) == 0
     assert capsys.readouterr().out == "camille\ndominique (désactivé)\n2 compte(s).\n"
 
-    with AccountStore(data_dir / "accounts.db") as store:
+    with opened() as store:
         token, _ = store.open_session("camille")
     typed(monkeypatch, "nouveau mot de passe", "nouveau mot de passe")
     assert main(["passwd", "camille"]) == 0
-    with AccountStore(data_dir / "accounts.db") as store:
+    with opened() as store:
         assert store.session(token) is None  # the CLI's new password ended the session
     assert capsys.readouterr().out == "Mot de passe du compte « camille » changé.\n"
     assert login(data_dir, "camille", "nouveau mot de passe") == "ok"
@@ -565,16 +655,16 @@ def test_cli_never_takes_the_password_as_an_argument(data_dir: Path, capsys, com
     with pytest.raises(SystemExit):
         main([command, "camille", "--password", secret])
     assert secret not in capsys.readouterr().err
-    with AccountStore(data_dir / "accounts.db") as store:
+    with opened() as store:
         assert store.names() == []
 
 
-def test_python_dash_m_bot_accounts(tmp_path: Path):
-    env = {**os.environ, "DATA_DIR": str(tmp_path)}
+def test_python_dash_m_bot_accounts(data_dir: Path):
+    env = dict(os.environ)  # DATA_DIR and DATABASE_URL as the fixture set them
     done = subprocess.run(
         [sys.executable, "-m", "bot.accounts", "add", "camille", "--password-stdin"],
         input=PASSWORD + "\n", text=True, capture_output=True, env=env, cwd=ROOT, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == "Compte « camille » créé.\n"
-    assert login(tmp_path, "camille", PASSWORD) == "ok"
+    assert login(data_dir, "camille", PASSWORD) == "ok"

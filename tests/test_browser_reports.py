@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -44,17 +41,14 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "un mot de passe solide"
 SHEET_GUIDE = "impots.declaration_revenus"  # 8 steps, the most links
-EVENTS_TABLE = """CREATE TABLE events (
-    id INTEGER PRIMARY KEY, sender_id TEXT NOT NULL, type_name TEXT NOT NULL,
-    timestamp REAL, intent_name TEXT, action_name TEXT, data TEXT
-)"""
 
 
-def write_tracker(path: Path, guides: list[str], now: datetime) -> None:
-    """Visitors who walk guides to their end (one per guide, two for the first), in the
-    shape of Rasa's SQL tracker store."""
-    with closing(sqlite3.connect(path)) as conn, conn:
-        conn.execute(EVENTS_TABLE)
+def write_tracker(settings: Settings, guides: list[str], now: datetime) -> None:
+    """Visitors who walk guides to their end (one per guide, two for the first), written to
+    the activity log as the tracker store writes it."""
+    from bot.activity import ActivityStore, activity_rows
+
+    with ActivityStore.open(settings) as log:
         for n, guide in enumerate([guides[0], *guides]):
             sender, at = f"visitor-{n}", (now - timedelta(hours=n + 1)).timestamp()
             events: list[tuple[str, dict[str, Any]]] = [
@@ -64,11 +58,10 @@ def write_tracker(path: Path, guides: list[str], now: datetime) -> None:
                 ("bot", {"data": {"custom": {"guide": guide, "step": 3, "completed": True}}}),
                 ("slot", {"name": "guide_feedback", "value": "yes"}),
             ]
-            for i, (kind, data) in enumerate(events):
-                conn.execute(
-                    "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?,?,?,?)",
-                    (sender, kind, at + i, json.dumps({"event": kind, **data})),
-                )
+            log.record(activity_rows(sender, [
+                {"event": kind, "timestamp": at + i, **data}
+                for i, (kind, data) in enumerate(events)
+            ]))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +78,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         accounts.create("dominique", PASSWORD)
     catalogue = load_catalogue(settings.knowledge_dir)
     now = datetime.now(timezone.utc)
-    write_tracker(settings.tracker_db, catalogue.ids, now)
+    write_tracker(settings, catalogue.ids, now)
 
     clock = {"now": now - timedelta(hours=40)}
     with TicketStore.open(settings, clock=lambda: clock["now"]) as store:

@@ -281,8 +281,8 @@ def test_old_log_files_go_and_kept_logs_lose_old_lines(tmp_path):
 
 def test_purge_all_covers_logs_incidents_and_erase_marks(tmp_path):
     from bot import incidents
+    from bot.conversations import SQLiteConversations
     from bot.tickets import TicketStore, purge_all
-    from bot.transcript import delete_conversation, is_erased
 
     settings = Settings(Settings.from_env().values | {"DATA_DIR": str(tmp_path)})
     (tmp_path / "logs").mkdir()
@@ -296,7 +296,7 @@ def test_purge_all_covers_logs_incidents_and_erase_marks(tmp_path):
     with closing(sqlite3.connect(settings.tracker_db)) as conn:
         conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT,"
                      " type_name TEXT, timestamp REAL, data TEXT)")  # fmt: skip
-    delete_conversation(settings.tracker_db, "gone-visitor")
+    SQLiteConversations(settings.tracker_db).delete("gone-visitor")
     later = datetime.now(timezone.utc) + timedelta(days=settings.conversation_retention_days + 1)
     with TicketStore.open(settings) as store:
         counts = purge_all(store, settings, now=later)
@@ -304,4 +304,4 @@ def test_purge_all_covers_logs_incidents_and_erase_marks(tmp_path):
     assert not stale.exists()
     assert incidents.recent(since=datetime(2000, 1, 1, tzinfo=timezone.utc),
                             settings=settings) == []  # fmt: skip
-    assert not is_erased(settings.tracker_db, "gone-visitor")
+    assert not SQLiteConversations(settings.tracker_db).is_erased("gone-visitor")

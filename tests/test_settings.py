@@ -30,3 +30,26 @@ def test_defaults_and_environment():
 def test_a_bad_number_says_which_setting():
     with pytest.raises(ValueError, match="BOT_PORT"):
         _ = Settings.from_env({"BOT_PORT": "cinq"}).bot_port
+
+
+def test_embedded_defaults_use_no_server():
+    settings = Settings.from_env({})
+    assert settings.database_url == "" and settings.redis_url == ""
+    assert settings.conversation_expiry_minutes == 1440
+    assert settings.rasa_processes >= 1 and settings.web_processes == 2
+
+
+def test_scaled_settings_are_checked():
+    env = {
+        "DATABASE_URL": "postgresql://guichet:pw@127.0.0.1:5432/guichet",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "RASA_PROCESSES": "3",
+    }
+    settings = Settings.from_env(env)
+    assert settings.database_url == env["DATABASE_URL"]
+    assert settings.redis_url == env["REDIS_URL"]
+    assert settings.rasa_processes == 3
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        _ = Settings.from_env({"DATABASE_URL": "mysql://x"}).database_url
+    with pytest.raises(ValueError, match="REDIS_URL"):
+        _ = Settings.from_env({"REDIS_URL": "memcached://x"}).redis_url

@@ -1,7 +1,11 @@
-"""The stores' SQLite layer under faults: a lock held too long, a read-only file, a file
-replaced or turned into a directory. Each fault is real (another connection, SQLite's own
-read-only mode, the file system); nothing is mocked. No timing is asserted: only that a
-write fails cleanly within its budget, and that the same store object works again."""
+"""The stores' base under faults. SQLite: a lock held too long, a read-only file, a file
+replaced or turned into a directory. PostgreSQL: the server stopped then started again,
+errors that must not quote the data. Each fault is real (another connection, SQLite's own
+read-only mode, the file system, a real server stopped); nothing is mocked. No timing is
+asserted: only that a write fails cleanly within its budget, and that the same store
+object works again.
+
+The SQLite tests stay on SQLite: they are about its files."""
 
 from __future__ import annotations
 
@@ -271,3 +275,88 @@ def test_erased_and_forgotten_contacts_leave_no_byte_behind(db_path: Path):
         content = every_byte(db_path)
     for secret in (PHONE, EMAIL, SENDER):
         assert secret.encode() not in content, secret
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_pg(tmp_path_factory):
+    """A PostgreSQL server of this test alone, so that stopping it disturbs no other test."""
+    import tempfile
+
+    from bot import pg
+    from bot.services import Postgres
+
+    root = Path(tempfile.mkdtemp(prefix="guichet-own-pg-"))
+    os.chmod(root, 0o755)  # the postgres user must reach its folder
+    server = Postgres(root / "postgresql", options={"fsync": "off"}).start()
+    try:
+        yield server
+    finally:
+        pg.dispose(server.url)
+        server.remove()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_stopped_server_is_store_unavailable_then_the_same_store_reconnects(own_pg):
+    with TicketStore(own_pg.url, clock=lambda: NOW, retry_budget=0.5) as store:
+        make(store, "before")
+        own_pg.stop()
+        with pytest.raises(StoreUnavailable) as raised:
+            make(store, "during")
+        # The stores' vocabulary: callers that catch sqlite3.Error catch this too.
+        assert isinstance(raised.value, sqlite3.Error)
+        assert own_pg.password not in str(raised.value)
+        with pytest.raises(StoreUnavailable):
+            store.list()
+        own_pg.start()
+        # The pool's dead connections are noticed and replaced: no restart needed.
+        make(store, "after")
+        assert {t.sender_id for t in store.list()} == {"before", "after"}
+
+
+def test_a_postgresql_error_never_quotes_the_data(fresh_pg_url):
+    with TicketStore(fresh_pg_url, clock=lambda: NOW) as store:
+        insert = (
+            "INSERT INTO pending_contacts (sender_id, kind, value, held_at) VALUES (?, ?, ?, ?)"
+        )
+        row = [SENDER, "phone", PHONE, "2026-03-02T09:30:00+00:00"]
+        store._transact(lambda db: db.execute(insert, row))
+        with pytest.raises(sqlite3.IntegrityError) as raised:
+            store._transact(lambda db: db.execute(insert, row))
+        # PostgreSQL's own message names the duplicated key; the store's names the SQLSTATE.
+        assert "23505" in str(raised.value)
+        for secret in (SENDER, PHONE):
+            assert secret not in str(raised.value), secret
+        with pytest.raises(sqlite3.IntegrityError) as raised:
+            store._transact(lambda db: db.execute(insert, [SENDER + "-2", "fax", EMAIL, ""]))
+        assert EMAIL not in str(raised.value) and "fax" not in str(raised.value)
+        # The failed transactions left nothing behind, and the store goes on.
+        assert store.peek_contact(SENDER) == ("phone", PHONE)
+        assert store.peek_contact(SENDER + "-2") is None
+
+
+def test_question_marks_and_percents_inside_quoted_text_are_left_alone(fresh_pg_url):
+    with TicketStore(fresh_pg_url, clock=lambda: NOW) as store:
+        row = store._transact(
+            lambda db: db.execute(
+                "SELECT 'où ? quand ?', ?, '100 %', ? || '%', \"tickets\".id IS NULL"
+                " FROM (SELECT 1) AS one LEFT JOIN tickets ON false",
+                ["réponse ?", "50 "],
+            ).fetchone()
+        )
+        assert tuple(row) == ("où ? quand ?", "réponse ?", "100 %", "50 %", True)
+        # A search for a literal « ? » goes through the placeholders, not around them.
+        ticket_id = store.create(
+            sender_id="conv-q",
+            channel="widget",
+            reason="asked",
+            contact_preference="later",
+            visitor_sentence="Où est mon avis ? 100 % perdu",
+            summary="Question.",
+            transcript=[],
+        ).id
+        assert [t.id for t in store.list(query="avis ?")] == [ticket_id]
+        assert [t.id for t in store.list(query="100 %")] == [ticket_id]
+        assert store.list(query="avis ?!") == []

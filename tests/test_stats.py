@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import stats
+from bot.activity import ActivityStore, activity_rows, conversation_key
 from bot.stats import (
     GuideStats,
     Report,
@@ -38,17 +38,6 @@ SINCE = date(2024, 3, 4)
 UNTIL = date(2024, 3, 10)
 SVG = "{http://www.w3.org/2000/svg}"
 
-# The table Rasa's SQLTrackerStore creates.
-EVENTS_TABLE = """CREATE TABLE events (
-    id INTEGER PRIMARY KEY,
-    sender_id TEXT NOT NULL,
-    type_name TEXT NOT NULL,
-    timestamp REAL,
-    intent_name TEXT,
-    action_name TEXT,
-    data TEXT
-)"""
-
 
 def paris(day: int, hour: int, minute: int = 0) -> float:
     """Epoch seconds of a local time in Paris, in March 2024 (UTC+1)."""
@@ -60,33 +49,22 @@ def utc(day: int, hour: int, minute: int = 0) -> float:
 
 
 class Tracker:
-    """A tracker.db file the test fills with Rasa-shaped events."""
+    """Rasa-shaped events of several conversations, written to the activity log the way the
+    tracker store writes them (`bot.activity.activity_rows`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.conn = sqlite3.connect(path)
-        self.conn.execute(EVENTS_TABLE)
+        self.log = ActivityStore(path)
 
     def add(self, sender: str, type_name: str, at: float, **data: Any) -> None:
         event = {"event": type_name, "timestamp": at, **data}
-        intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name")
-        self.raw(sender, type_name, at, json.dumps(event), intent=intent, action=data.get("name"))
+        self.log.record(activity_rows(sender, [event]))
 
-    def raw(
-        self,
-        sender: str,
-        type_name: str,
-        at: float,
-        data: str,
-        *,
-        intent: str | None = None,
-        action: str | None = None,
-    ) -> None:
-        with self.conn:
-            self.conn.execute(
-                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name,"
-                " data) VALUES (?, ?, ?, ?, ?, ?)",
-                (sender, type_name, at, intent, action, data),
+    def raw(self, sender: str, kind: str, at: float, data: str) -> None:
+        with closing(sqlite3.connect(self.path)) as conn, conn:
+            conn.execute(
+                "INSERT INTO activity (at, conversation, kind, data) VALUES (?, ?, ?, ?)",
+                (at, conversation_key(sender), kind, data),
             )
 
     def user(self, sender: str, at: float, text: str, channel: str | None = None) -> None:
@@ -107,8 +85,8 @@ class Tracker:
 
 @pytest.fixture
 def tracker(tmp_path: Path) -> Iterator[Tracker]:
-    made = Tracker(tmp_path / "tracker.db")
-    with closing(made.conn):
+    made = Tracker(tmp_path / "activity.db")
+    with made.log:
         yield made
 
 
@@ -289,7 +267,7 @@ def test_tickets_resolved_and_their_delays_by_channel_kiosk_and_category(
 ):
     fill_week(tracker)
     fill_resolutions(store)
-    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS, CATEGORIES)
+    report = build_report(tracker.log, store, SINCE, UNTIL, PARIS, CATEGORIES)
 
     total = report.resolution
     assert (total.created, total.resolved) == (5, 3)
@@ -350,7 +328,7 @@ def test_a_resolved_ticket_without_its_event_counts_without_a_delay(
     move(store, ticket, paris(5, 11), "resolu")
     with closing(sqlite3.connect(tmp_path / "tickets.db")) as conn, conn:
         conn.execute("DELETE FROM ticket_events WHERE action = 'status'")
-    report = build_report(tmp_path / "none.db", store, SINCE, UNTIL, PARIS, CATEGORIES)
+    report = build_report(None, store, SINCE, UNTIL, PARIS, CATEGORIES)
     assert (report.resolution.created, report.resolution.resolved) == (1, 1)
     assert report.resolution.delays == [] and report.resolution.median is None
 
@@ -368,7 +346,7 @@ def test_the_csv_report_gives_resolutions_by_channel_and_kiosk(
     fill_week(tracker)
     fill_resolutions(store)
     out = io.StringIO()
-    report_csv(build_report(tracker.path, store, SINCE, UNTIL, PARIS, CATEGORIES), out)
+    report_csv(build_report(tracker.log, store, SINCE, UNTIL, PARIS, CATEGORIES), out)
     indicators, categories, _, _, channels, kiosks, _, *_ = sections(out.getvalue())
     assert ["tickets résolus", "3"] in indicators
     assert ["délai médian de résolution (heures)", "2"] in indicators
@@ -388,7 +366,7 @@ def test_every_figure_of_the_report(tracker: Tracker, store: TicketStore):
     fill_week(tracker)
     fill_tickets(store)
 
-    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS)
+    report = build_report(tracker.log, store, SINCE, UNTIL, PARIS)
 
     assert (report.since, report.until, report.days) == (SINCE, UNTIL, 7)
     assert report.conversations == 4  # early, a, b, c
@@ -424,11 +402,11 @@ def test_days_are_local_days(tracker: Tracker, store: TicketStore):
     fill_week(tracker)
     fill_tickets(store)
 
-    last_day = build_report(tracker.path, store, UNTIL, UNTIL, PARIS)
+    last_day = build_report(tracker.log, store, UNTIL, UNTIL, PARIS)
     assert last_day.visitor_messages == 0
     assert last_day.handoffs_by_reason["asked"] == 1  # 23:59 in Paris, 22:59 UTC
 
-    next_day = build_report(tracker.path, store, date(2024, 3, 11), date(2024, 3, 11), PARIS)
+    next_day = build_report(tracker.log, store, date(2024, 3, 11), date(2024, 3, 11), PARIS)
     assert next_day.conversations == 1
     assert next_day.busiest_hours[0] == 1
     assert next_day.fallbacks == 1
@@ -436,7 +414,7 @@ def test_days_are_local_days(tracker: Tracker, store: TicketStore):
     assert next_day.handoffs_by_reason["not_covered"] == 1
     assert next_day.tickets_by_channel == {"kiosk": 0, "widget": 1, "other": 0}
 
-    first_day = build_report(tracker.path, store, SINCE, SINCE, PARIS)
+    first_day = build_report(tracker.log, store, SINCE, SINCE, PARIS)
     assert first_day.conversations == 2  # early (00:30 in Paris) and a
     assert first_day.channels == {"kiosk": 1, "widget": 1, "other": 0}
     assert first_day.handoffs_by_reason == {
@@ -447,7 +425,7 @@ def test_days_are_local_days(tracker: Tracker, store: TicketStore):
     }
 
     # The same instants in UTC days tell another story.
-    in_utc = build_report(tracker.path, store, date(2024, 3, 3), date(2024, 3, 3), timezone.utc)
+    in_utc = build_report(tracker.log, store, date(2024, 3, 3), date(2024, 3, 3), timezone.utc)
     assert in_utc.conversations == 2  # before and early
     assert in_utc.busiest_hours[22] == in_utc.busiest_hours[23] == 1
 
@@ -458,14 +436,13 @@ def test_tickets_are_read_page_by_page(
     monkeypatch.setattr(stats, "TICKET_PAGE", 2)
     for hour in range(7):
         add_ticket(store, paris(5, 8 + hour), "stuck", "kiosk")
-    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS)
+    report = build_report(tracker.log, store, SINCE, UNTIL, PARIS)
     assert report.handoffs_by_reason["stuck"] == 7
     assert report.tickets_by_channel["kiosk"] == 7
 
 
-def test_a_missing_tracker_store_gives_an_empty_report(tmp_path: Path, store: TicketStore):
-    missing = tmp_path / "absent" / "tracker.db"
-    report = build_report(missing, store, SINCE, UNTIL, PARIS)
+def test_without_an_activity_log_the_report_is_empty(tmp_path: Path, store: TicketStore):
+    report = build_report(None, store, SINCE, UNTIL, PARIS)
     assert report == Report(SINCE, UNTIL)
     assert report.conversations == report.visitor_messages == report.fallbacks == 0
     assert report.fallback_rate is None
@@ -477,37 +454,43 @@ def test_a_missing_tracker_store_gives_an_empty_report(tmp_path: Path, store: Ti
     assert report.satisfaction == {"yes": 0, "no": 0}
     assert report.busiest_hours == [0] * 24
     assert report.channels == {"kiosk": 0, "widget": 0, "other": 0}
-    assert not missing.exists()
-    assert not missing.parent.exists()
 
     # Hand-offs still come from the tickets.
     add_ticket(store, paris(5, 10), "asked", "widget")
-    report = build_report(missing, store, SINCE, UNTIL, PARIS)
+    report = build_report(None, store, SINCE, UNTIL, PARIS)
     assert report.handoffs_by_reason["asked"] == 1
     assert report.conversations == 0
 
 
-def test_a_tracker_store_without_events_or_table(tmp_path: Path, store: TicketStore):
-    bare = tmp_path / "bare.db"
-    with closing(sqlite3.connect(bare)) as conn:
-        conn.execute("CREATE TABLE other (x)")
-    assert build_report(bare, store, SINCE, UNTIL, PARIS) == Report(SINCE, UNTIL)
-
-    empty = Tracker(tmp_path / "empty.db")
-    empty.conn.close()
-    assert build_report(empty.path, store, SINCE, UNTIL, PARIS) == Report(SINCE, UNTIL)
+def test_an_empty_activity_log_gives_an_empty_report(tmp_path: Path, store: TicketStore):
+    with ActivityStore(tmp_path / "empty.db") as empty:
+        assert build_report(empty, store, SINCE, UNTIL, PARIS) == Report(SINCE, UNTIL)
 
 
-def test_the_tracker_store_is_only_read(tracker: Tracker, store: TicketStore):
+def test_the_activity_log_is_only_read(tracker: Tracker, store: TicketStore):
     fill_week(tracker)
+    tracker.log.close()
     before = tracker.path.read_bytes()
-    build_report(tracker.path, store, SINCE, UNTIL, PARIS)
+    with ActivityStore(tracker.path) as log:
+        build_report(log, store, SINCE, UNTIL, PARIS)
     assert tracker.path.read_bytes() == before
+
+
+def test_the_log_holds_no_visitor_text_nor_sender_id(tracker: Tracker, store: TicketStore):
+    fill_week(tracker)
+    tracker.log.close()
+    for path in tracker.path.parent.glob("activity.db*"):
+        content = path.read_bytes()
+        for text in (b"je dois payer mes impots", b"carte grise", b"aide caf", b"conv-"):
+            assert text not in content, (path.name, text)
+    with closing(sqlite3.connect(tracker.path)) as conn:
+        conversations = {c for (c,) in conn.execute("SELECT conversation FROM activity")}
+    assert conversation_key("a") in conversations and "a" not in conversations
 
 
 def test_a_reversed_period_is_refused(tracker: Tracker, store: TicketStore):
     with pytest.raises(ValueError):
-        build_report(tracker.path, store, UNTIL, SINCE, PARIS)
+        build_report(tracker.log, store, UNTIL, SINCE, PARIS)
 
 
 def test_completion_rate():
@@ -591,7 +574,7 @@ COOP_LABELS = [
 def test_the_csv_report(tracker: Tracker, store: TicketStore):
     fill_week(tracker)
     fill_tickets(store)
-    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS, CATEGORIES)
+    report = build_report(tracker.log, store, SINCE, UNTIL, PARIS, CATEGORIES)
     out = io.StringIO()
     report_csv(report, out, {"impots.paiement": "Payer ses impôts"})
     text = out.getvalue()
@@ -833,7 +816,7 @@ def test_the_hours_chart_with_no_message():
 
 def test_the_report_charts_together(tracker: Tracker, store: TicketStore):
     fill_week(tracker)
-    report = build_report(tracker.path, store, SINCE, UNTIL, PARIS)
+    report = build_report(tracker.log, store, SINCE, UNTIL, PARIS)
     guides = svg_bar_chart(
         [g.guide_id for g in report.guides],
         [g.started for g in report.guides],

@@ -1,5 +1,6 @@
 """`python -m bot.tickets`: a mediator lists, reads, exports and purges tickets from a terminal,
-in French, against the DATA_DIR of the environment."""
+in French, against the DATA_DIR of the environment; every test runs with the tickets in
+SQLite and again with DATABASE_URL pointing at PostgreSQL."""
 
 from __future__ import annotations
 
@@ -33,8 +34,11 @@ TRANSCRIPT: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database) -> Path:
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    # The tickets in DATA_DIR/tickets.db, or in PostgreSQL as the environment says.
+    location = database("tickets")
+    monkeypatch.setenv("DATABASE_URL", location if isinstance(location, str) else "sqlite")
     monkeypatch.setenv("TICKET_RETENTION_DAYS", "90")
     monkeypatch.setenv("CONVERSATION_RETENTION_DAYS", "30")
     return tmp_path
@@ -58,7 +62,7 @@ def add_ticket(data_dir: Path) -> Callable[..., Ticket]:
             "summary": "Démarche : Payer ses impôts, étape 2 sur 4. Motif : bloqué(e).",
             "transcript": TRANSCRIPT,
         }
-        with TicketStore(get_settings().tickets_db, clock=lambda: then) as store:
+        with TicketStore.open(get_settings(), clock=lambda: then) as store:
             ticket = store.create(**(values | overrides))
             if status:
                 store.set_status(ticket.id, status, actor="marie")
@@ -83,10 +87,12 @@ def test_list_says_when_there_is_nothing(data_dir: Path, capsys):
     assert capsys.readouterr().out == "Aucun ticket.\n"
 
 
-def test_list_shows_newest_first_filtered_and_limited(add_ticket, capsys):
+def test_list_shows_newest_first_filtered_and_limited(add_ticket, data_dir: Path, capsys):
     first = add_ticket(days_ago=2, sender_id="a")
     second = add_ticket(days_ago=1, sender_id="b", status="en_cours", guide_id=None)
     third = add_ticket(sender_id="c", reason="asked", channel="kiosk")
+    # Where the environment says: the file only when DATABASE_URL is sqlite.
+    assert (data_dir / "tickets.db").exists() == (get_settings().database_url == "")
 
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()

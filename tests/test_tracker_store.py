@@ -12,6 +12,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.conversations import SQLiteConversations
 from bot.settings import ROOT
 from bot.tracker_store import SQLiteTrackerStore
 
@@ -106,7 +107,6 @@ def test_wal_journal(tmp_path: Path, domain: Domain) -> None:
 
 
 def test_an_erased_conversation_leaves_no_bytes_in_any_file(tmp_path: Path, domain: Domain) -> None:
-    from bot.transcript import delete_conversation
 
     db = tmp_path / "tracker.db"
     store = SQLiteTrackerStore(domain=domain, db=str(db))
@@ -125,7 +125,7 @@ def test_an_erased_conversation_leaves_no_bytes_in_any_file(tmp_path: Path, doma
         return any(secret_text.encode() in p.read_bytes() for p in tmp_path.iterdir())
 
     assert anywhere()  # the check can see the text where it is
-    assert delete_conversation(db, "leaving") == 2
+    assert SQLiteConversations(db).delete("leaving") == 2
     assert not anywhere()
     assert asyncio.run(store.retrieve("leaving")) is None
     kept = asyncio.run(store.retrieve("staying"))
@@ -144,13 +144,14 @@ def late_save(store: SQLiteTrackerStore, domain: Domain, sender: str, text: str)
 
 
 def test_a_turn_saved_after_the_erase_stores_nothing(tmp_path: Path, domain: Domain) -> None:
-    from bot.transcript import delete_conversation, is_erased
 
     db = tmp_path / "tracker.db"
     store = SQLiteTrackerStore(domain=domain, db=str(db))
     late_save(store, domain, "visitor-x", "premier message")
-    assert delete_conversation(db, "visitor-x") > 0
-    assert is_erased(db, "visitor-x") and not is_erased(db, "visitor-y")
+    assert SQLiteConversations(db).delete("visitor-x") > 0
+    assert SQLiteConversations(db).is_erased("visitor-x") and not SQLiteConversations(db).is_erased(
+        "visitor-y"
+    )
     # The turn that was in flight when the visitor pressed « Effacer » now saves.
     late_save(store, domain, "visitor-x", "un message tardif de zoe")
     assert [r for r in rows(db) if r[0] == "visitor-x"] == []
@@ -166,7 +167,6 @@ def test_a_turn_saved_after_the_erase_stores_nothing(tmp_path: Path, domain: Dom
 
 def test_the_write_itself_checks_the_erase(tmp_path: Path, domain: Domain, monkeypatch) -> None:
     """The erase lands after the save's first check and before its INSERT: still nothing."""
-    from bot.transcript import delete_conversation
 
     db = tmp_path / "tracker.db"
     store = SQLiteTrackerStore(domain=domain, db=str(db))
@@ -174,7 +174,7 @@ def test_the_write_itself_checks_the_erase(tmp_path: Path, domain: Domain, monke
     real_stream = store.stream_events
 
     async def erase_meanwhile(tracker: DialogueStateTracker) -> None:
-        delete_conversation(db, tracker.sender_id)
+        SQLiteConversations(db).delete(tracker.sender_id)
         await real_stream(tracker)
 
     monkeypatch.setattr(store, "stream_events", erase_meanwhile)
@@ -185,27 +185,24 @@ def test_the_write_itself_checks_the_erase(tmp_path: Path, domain: Domain, monke
 def test_erase_marks_go_with_the_retention_purge(tmp_path: Path, domain: Domain) -> None:
     from datetime import datetime, timedelta, timezone
 
-    from bot.transcript import delete_conversation, is_erased, purge_conversations
-
     db = tmp_path / "tracker.db"
     store = SQLiteTrackerStore(domain=domain, db=str(db))
     late_save(store, domain, "visitor-x", "bonjour")
-    delete_conversation(db, "visitor-x")
+    SQLiteConversations(db).delete("visitor-x")
     now = datetime.now(timezone.utc)
-    purge_conversations(db, keep=set(), older_than=now - timedelta(days=30))
-    assert is_erased(db, "visitor-x")  # erased just now: the mark stays
-    purge_conversations(db, keep=set(), older_than=now + timedelta(seconds=1))
-    assert not is_erased(db, "visitor-x")
+    SQLiteConversations(db).purge(keep=set(), older_than=now - timedelta(days=30))
+    assert SQLiteConversations(db).is_erased("visitor-x")  # erased just now: the mark stays
+    SQLiteConversations(db).purge(keep=set(), older_than=now + timedelta(seconds=1))
+    assert not SQLiteConversations(db).is_erased("visitor-x")
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM erased_senders").fetchone()[0] == 0
 
 
 def test_erasing_before_the_first_save_still_blocks_it(tmp_path: Path, domain: Domain) -> None:
     """The visitor's very first message is still in flight when the erase lands."""
-    from bot.transcript import delete_conversation
 
     db = tmp_path / "tracker.db"
     store = SQLiteTrackerStore(domain=domain, db=str(db))
-    assert delete_conversation(db, "visitor-new") == 0
+    assert SQLiteConversations(db).delete("visitor-new") == 0
     late_save(store, domain, "visitor-new", "mon premier message")
     assert rows(db) == []

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
+from bot.conversations import SQLiteConversations
 from bot.transcript import (
     MAX_SUMMARY_CHARS,
     REASON_LABELS,
     build_summary,
     payload_label,
-    purge_conversations,
-    read_transcript,
     readable,
+    turns_from_events,
 )
 
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=timezone.utc).timestamp()
@@ -86,6 +86,14 @@ def tracker(tmp_path: Path) -> Iterator[Tracker]:
     store = Tracker(tmp_path / "tracker.db")
     with closing(store.conn):
         yield store
+
+
+def read_transcript(path: Path, sender: str) -> list[dict[str, Any]]:
+    return turns_from_events(SQLiteConversations(path).read(sender))
+
+
+def purge_conversations(path: Path, *, keep: set[str], older_than: datetime) -> int:
+    return SQLiteConversations(path).purge(keep=keep, older_than=older_than)
 
 
 def iso(seconds: float) -> str:

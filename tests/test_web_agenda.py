@@ -12,6 +12,7 @@ import icalendar
 import pytest
 from starlette.testclient import TestClient
 
+from bot import pg
 from bot.settings import Settings
 from bot.web.app import create_app
 from bot.workshops import TZ, Workshop, WorkshopStore, day_label
@@ -20,8 +21,11 @@ NAME, PHONE, EMAIL = "Philibert", "06 44 55 66 77", "philibert.durand@example.or
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    values = Settings.from_env().values | {"DATA_DIR": str(tmp_path / "var")}
+def settings(tmp_path: Path, database) -> Settings:
+    # Once with the SQLite files in DATA_DIR, once with DATABASE_URL (PostgreSQL).
+    location = database("workshops")
+    url = str(location) if pg.is_url(location) else "sqlite"
+    values = Settings.from_env().values | {"DATA_DIR": str(tmp_path / "var"), "DATABASE_URL": url}
     return Settings(values)
 
 
@@ -94,6 +98,7 @@ def test_agenda_lists_coming_sessions_by_day(client: TestClient, settings: Setti
     for session in (email, taxes, later, dropped):
         assert f'href="/ateliers/{session.id}"' in html
     assert NAME not in html and PHONE not in html
+    assert settings.workshops_db.exists() == (not settings.database_url)
 
 
 def test_session_page_and_its_cancellation(client: TestClient, settings: Settings):

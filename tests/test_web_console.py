@@ -37,7 +37,18 @@ TRANSCRIPT: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def engine(request) -> str:
+    """Where the stores live: SQLite files, or PostgreSQL for the tests marked `both_engines`."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+# The console's main work (queue, ticket page, search, status changes, exports) once with
+# SQLite files and once with DATABASE_URL set to a fresh PostgreSQL database.
+both_engines = pytest.mark.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, engine: str, request) -> Settings:
     knowledge = tmp_path / "knowledge"
     shutil.copytree(ROOT / "knowledge", knowledge)
     stale = yaml.safe_load((knowledge / "cv.rediger.yml").read_text(encoding="utf-8"))
@@ -48,6 +59,8 @@ def settings(tmp_path: Path) -> Settings:
         "DATA_DIR": str(tmp_path / "var"),
         "KNOWLEDGE_DIR": str(knowledge),
     }
+    if engine == "postgresql":
+        values["DATABASE_URL"] = request.getfixturevalue("fresh_pg_url")
     return Settings(values)
 
 
@@ -302,7 +315,8 @@ def test_forms_refuse_a_missing_or_wrong_csrf_token(client, ticket_id):
         assert response.status_code == 403 and "expiré" in text_of(response)
 
 
-def test_follow_up_a_ticket(client, ticket_id, settings):
+@both_engines
+def test_follow_up_a_ticket(client, ticket_id, settings, engine):
     token = log_in(client)
     page = client.get(f"/mediation/tickets/{ticket_id}").text
     assert "06 12 34 56 78" in page and "je ne trouve pas mon avis" in page
@@ -319,6 +333,7 @@ def test_follow_up_a_ticket(client, ticket_id, settings):
     assert done.status_code == 303
     assert client.post(f"{base}/erase-contact", data={"csrf": token}).status_code == 303
     with TicketStore.open(settings) as store:
+        assert store.dialect == engine  # the console wrote where the settings say
         ticket = store.get(ticket_id)
     assert ticket is not None
     assert ticket.status == "resolu" and ticket.assigned_to == "camille"
@@ -380,6 +395,7 @@ def test_bad_input_gets_a_french_message_never_a_500(client, ticket_id):
     assert huge.status_code == 413
 
 
+@both_engines
 def test_queue_filters_and_pagination(client, settings):
     with TicketStore.open(settings) as store:
         for number in range(25):
@@ -407,6 +423,7 @@ def test_queue_filters_and_pagination(client, settings):
     assert "Impôts (toutes)" in text_of(client.get("/mediation/"))
 
 
+@both_engines
 def test_export_csv_is_audited(client, ticket_id, settings):
     log_in(client)
     response = client.get("/mediation/export?format=csv")
@@ -527,6 +544,7 @@ PRESSED: list[dict[str, Any]] = [
 ]
 
 
+@both_engines
 def test_the_ticket_page_reads_like_a_conversation_and_offers_the_call_back(
     client, settings, ticket_id
 ):
@@ -585,6 +603,7 @@ def test_the_ticket_page_reads_like_a_conversation_and_offers_the_call_back(
     assert "camille" in row and "depuis" in row and "À rappeler" in row
 
 
+@both_engines
 def test_the_queue_pins_desk_hand_offs_and_searches(client, settings, ticket_id):
     with TicketStore.open(settings) as store:
         desk = store.create(
@@ -621,6 +640,7 @@ def test_the_queue_pins_desk_hand_offs_and_searches(client, settings, ticket_id)
     assert 'value="0612 34 56 78"' in search and "Résultats pour « 0612 34 56 78 »" in search
 
 
+@both_engines
 def test_alerts_stream_tells_about_new_tickets(client, settings, ticket_id, monkeypatch):
     from bot.web import mediation
 
@@ -642,6 +662,7 @@ def test_alerts_stream_tells_about_new_tickets(client, settings, ticket_id, monk
     assert polled["latest"] == ticket_id and polled["tickets"][0]["channel"] == "Borne"
 
 
+@both_engines
 def test_export_opens_in_a_french_spreadsheet(client, settings, ticket_id):
     token = log_in(client)
     client.post(f"/mediation/tickets/{ticket_id}/assign", data={"csrf": token})

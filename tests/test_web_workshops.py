@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from starlette.testclient import TestClient
 
+from bot import pg
 from bot.accounts import AccountStore
 from bot.settings import Settings
 from bot.web.app import create_app
@@ -27,8 +28,11 @@ TZ = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    values = Settings.from_env().values | {"DATA_DIR": str(tmp_path / "var")}
+def settings(tmp_path: Path, database) -> Settings:
+    # Once with the SQLite files in DATA_DIR, once with DATABASE_URL (PostgreSQL).
+    location = database("workshops")
+    url = str(location) if pg.is_url(location) else "sqlite"
+    values = Settings.from_env().values | {"DATA_DIR": str(tmp_path / "var"), "DATABASE_URL": url}
     found = Settings(values)
     found.data_dir.mkdir(parents=True, exist_ok=True)
     return found
@@ -148,6 +152,9 @@ def test_create_a_session_and_find_it_on_the_ateliers_page(client, csrf, setting
     assert "0 / 6" in listing
     assert 'href="http://testserver/ateliers"' in listing
     assert 'value="http://testserver/ateliers.ics"' in listing
+    # With DATABASE_URL, the console's sessions and accounts are in PostgreSQL: no file.
+    for name in ("workshops.db", "accounts.db"):
+        assert (settings.data_dir / name).exists() == (not settings.database_url)
 
 
 def test_validation_errors_are_french_and_the_form_keeps_what_was_typed(client, csrf, settings):

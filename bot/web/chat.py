@@ -20,11 +20,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import qr, speech
+from bot.conversations import open_conversations
 from bot.guides import load_catalogue
 from bot.inputs import VISITOR_TEXT_HEADER
 from bot.settings import Settings
 from bot.tickets import TicketStore, clean_kiosk_name
-from bot.transcript import delete_conversation
 from bot.workshops import WorkshopStore
 
 NOT_ANSWERING = "Le service ne répond pas. Vous pouvez demander de l'aide à l'accueil."
@@ -271,5 +271,6 @@ class ChatApi:
         # Bookings stay as anonymous seats; their name and contact go now.
         with WorkshopStore.open(self.settings) as workshops:
             workshops.erase_sender(sender)
-        deleted = 0 if held else delete_conversation(self.settings.tracker_db, sender)
+        # SQLite or Redis, by settings: erased with a tombstone, in one transaction.
+        deleted = 0 if held else open_conversations(self.settings).delete(sender)
         return held, deleted

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.activity import ActivityStore
 from bot.french import a
 from bot.guides import COOP_CATEGORIES, Catalogue, Guide, load_catalogue, paris_today
 from bot.qr import NotAnAddress, qr_svg
@@ -87,7 +88,6 @@ class ReportPages:
     async def _report(self, request: Request, catalogue: Catalogue) -> Report:
         query = request.query_params
         since, until = parse_period(query.get("since"), query.get("until"), dt.date.today())
-        tracker_db = self.settings.tracker_db
         categories = _categories(catalogue)
         start, end = period_bounds(since, until, TZ)
         settings = self.settings
@@ -95,7 +95,9 @@ class ReportPages:
         def build(store: TicketStore) -> Report:
             with WorkshopStore.open(settings) as workshops:
                 held = workshops.stats(start, end)
-            return build_report(tracker_db, store, since, until, TZ, categories, workshops=held)
+            # The anonymous activity log, whatever engine holds the conversations.
+            with ActivityStore.open(settings) as activity:
+                return build_report(activity, store, since, until, TZ, categories, workshops=held)
 
         return await self.console.with_tickets(build)
 
