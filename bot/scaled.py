@@ -134,7 +134,11 @@ backend rasa
     hash-type consistent
     option httpchk GET {RASA_HEALTH}
     http-check expect status 200
-    default-server inter 1s fall 2 rise 2 {dns}init-addr last,libc,none
+    # At most 8 requests inside a Rasa process, the rest queued here on the process the
+    # hash chose (hash balancing keeps the choice when a server is full): a Rasa process
+    # serves one turn at a time, and a health check stuck behind 50 queued turns timed out
+    # and took a busy but living process out (503 for every visitor, make bench).
+    default-server inter 1s fall 2 rise 2 {dns}init-addr last,libc,none maxconn 8
 {rasa_servers}
 
 frontend web_front

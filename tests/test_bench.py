@@ -8,15 +8,19 @@ cost breakdown, memory and CPU readings, the report) runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from bot.bench import datasets, report, serving, understanding
+from bot.bench import datasets, report, scaled, serving, understanding
 from bot.bench.understanding import Prediction
 from bot.settings import ROOT, get_settings
 from bot.stack import MODEL_NAME
@@ -256,7 +260,8 @@ def test_make_bench_end_to_end_on_tiny_inputs(tmp_path: Path) -> None:
     from bot.bench.__main__ import main
 
     out_json, out_doc = tmp_path / "results.json", tmp_path / "benchmarks.md"
-    argv = ["--tiny", "--systems", "tfidf_svm", "--visitors", "2", "--paced", "2",
+    argv = ["--only", "understanding", "serving", "--tiny", "--systems", "tfidf_svm",
+            "--visitors", "2", "--paced", "2",
             "--reading-s", "0.05", "--turns", "3", "--json", str(out_json),
             "--doc", str(out_doc)]  # fmt: skip
     assert main(argv) == 0
@@ -278,3 +283,310 @@ def test_make_bench_end_to_end_on_tiny_inputs(tmp_path: Path) -> None:
     again = tmp_path / "again.md"
     assert main(["--from-json", "--json", str(out_json), "--doc", str(again)]) == 0
     assert again.read_text(encoding="utf-8") == text
+
+
+# --- scaled serving (issue 16) -------------------------------------------------------------
+
+
+def _events(*texts: str, answered: bool = True) -> list[dict[str, object]]:
+    """A tracker's events: each user message followed by a bot message, with noise."""
+    events: list[dict[str, object]] = [{"event": "action", "name": "action_session_start"}]
+    for text in texts:
+        events.append({"event": "user", "text": text})
+        events.append({"event": "action", "name": "action_listen"})
+        if answered:
+            events.append({"event": "bot", "text": f"re: {text}"})
+    return events
+
+
+def test_order_check_passes_a_whole_conversation() -> None:
+    check = scaled.check_order(["a", "/next_step", "b"], _events("a", "/next_step", "b"))
+    assert check.clean
+    assert (check.conversations, check.sent, check.seen) == (1, 3, 3)
+
+
+def test_order_check_detects_a_lost_turn() -> None:
+    check = scaled.check_order(["a", "b", "c"], _events("a", "c"))
+    assert (check.lost, check.reordered, check.duplicated) == (1, 0, 0)
+    assert not check.clean
+
+
+def test_order_check_detects_a_reordered_turn() -> None:
+    check = scaled.check_order(["a", "b", "c", "d"], _events("a", "c", "b", "d"))
+    assert (check.lost, check.reordered, check.duplicated) == (0, 1, 0)
+    assert not check.clean
+    # the same message sent twice: order still told apart
+    again = scaled.check_order(["x", "y", "x"], _events("x", "x", "y"))
+    assert (again.lost, again.reordered) == (0, 1)
+
+
+def test_order_check_detects_duplicates_unanswered_and_unreadable() -> None:
+    dup = scaled.check_order(["a", "b"], _events("a", "a", "b"))
+    assert (dup.lost, dup.duplicated, dup.reordered) == (0, 1, 0)
+    silent = scaled.check_order(["a", "b"], _events("a", "b", answered=False))
+    assert silent.unanswered == 2 and silent.lost == 0
+    gone = scaled.check_order(["a", "b"], None)
+    assert (gone.unreadable, gone.lost, gone.seen) == (1, 2, 0)
+    total = scaled.check_conversations(
+        {"s1": ["a", "b"], "s2": ["c"], "s3": ["d"]},
+        {"s1": _events("b", "a"), "s2": _events("c")},  # s3 never read
+    )
+    assert (total.conversations, total.sent, total.reordered, total.unreadable) == (3, 4, 1, 1)
+
+
+def test_lcs() -> None:
+    assert scaled._lcs(list("abcd"), list("acbd")) == 3
+    assert scaled._lcs([], list("ab")) == 0
+    assert scaled._lcs(list("aaa"), list("aa")) == 2
+
+
+def test_answered_counts_the_channels_apology_as_an_error() -> None:
+    from bot import channels
+
+    assert serving.NO_ANSWER_REPLY == channels.NO_ANSWER_REPLY
+    assert serving.answered(200, [{"text": "Bonjour"}]) == (True, "")
+    assert not serving.answered(200, [{"text": channels.NO_ANSWER_REPLY}])[0]
+    assert not serving.answered(200, [])[0]
+    assert not serving.answered(500, None)[0]
+
+
+def test_sent_by_conversation_keeps_the_order_sent() -> None:
+    turns = [
+        serving.Turn(0, 1, 0.1, True, True, sender="s", message="two"),
+        serving.Turn(1, 0, 0.1, True, True, sender="t", message="other"),
+        serving.Turn(0, 0, 0.1, True, True, sender="s", message="one"),
+    ]
+    assert serving.sent_by_conversation(turns) == {"s": ["one", "two"], "t": ["other"]}
+    assert scaled.conversations_for(10, 16, 800) == 5
+    assert scaled.conversations_for(50, 16, 800) == 1
+    assert scaled.conversations_for(1, 1, 10**6) == serving.MAX_CONVERSATIONS
+
+
+BURN = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+
+
+def test_cpu_of_a_process_tree_from_proc() -> None:
+    """A child that burns 0.3 s of CPU in a grandchild it waits for, then starts a second
+    grandchild that burns 0.3 s and stays: the tree's CPU counts both."""
+    code = (
+        "import subprocess, sys\n"
+        f"subprocess.run([sys.executable, '-c', {BURN!r}], check=True)\n"
+        f"kept = subprocess.Popen([sys.executable, '-c', {BURN!r} + 'time.sleep(60)'])\n"
+        "print('ready', kept.pid, flush=True)\n"
+        "kept.wait()\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)  # noqa: S603
+    try:
+        assert child.stdout is not None
+        word, kept = child.stdout.readline().split()
+        assert word == "ready"
+        kept_pid = int(kept)
+        while scaled.process_cpu_seconds(kept_pid) < 0.25:  # the kept one is still burning
+            time.sleep(0.05)
+        assert set(scaled.tree([child.pid])) == {child.pid, kept_pid}
+        own = scaled.process_cpu_seconds(child.pid)
+        assert own >= 0.25  # the waited-for grandchild, in the child's children figure
+        total = scaled.tree_cpu_seconds([child.pid])
+        assert total >= own + scaled.process_cpu_seconds(kept_pid) - 0.02
+        assert scaled.pss_mb(kept_pid) > 0
+        memory = scaled.memory_mb({"piece": [child.pid]})
+        assert memory["piece"] >= scaled.pss_mb(kept_pid)
+        snap = scaled.cpu_snapshot({"piece": [child.pid]})
+        assert set(snap) == {"piece", "load generator"} and snap["piece"] >= total - 0.02
+        assert scaled.per_turn_ms({"a": 1.0}, {"a": 1.5}, 10) == {"a": 50.0}
+    finally:
+        for pid in scaled.tree([child.pid]):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        child.wait()
+    assert scaled.process_cpu_seconds(-1) == 0.0 and scaled.pss_mb(-1) == 0.0
+
+
+def test_postmaster_pid_is_read_from_the_data_folder(tmp_path: Path) -> None:
+    assert scaled.postmaster_pid(tmp_path) is None
+    (tmp_path / "postmaster.pid").write_text("4242\n/var/lib/postgresql/data\n1700000000\n")
+    assert scaled.postmaster_pid(tmp_path) == 4242
+
+
+def _level(visitors: int, turns_per_s: float, p95: float, cpu: dict[str, float],
+           lost: int = 0) -> dict[str, object]:  # fmt: skip
+    order = scaled.OrderCheck(conversations=visitors, sent=visitors * 16, seen=visitors * 16,
+                              lost=lost).as_dict()  # fmt: skip
+    return {"visitors": visitors, "turns": visitors * 16, "turns_per_s": turns_per_s,
+            "p50_ms": p95 / 2, "p95_ms": p95, "p99_ms": p95 * 1.2, "errors": 0,
+            "cpu_ms_per_turn": cpu, "order": order}  # fmt: skip
+
+
+def _scaled_results() -> dict[str, object]:
+    lean = {"rasa": 25.0, "actions": 2.0, "load generator": 5.0}
+    full = {**lean, "rasa": 30.0, "postgres": 1.0, "redis": 1.5, "haproxy": 0.5}
+    return {
+        "turns_per_conversation": 16,
+        "levels": [10, 50],
+        "cores": 2,
+        "load_average_before": [0.2, 0.3, 0.4],
+        "load_average": [1.9, 1.0, 0.6],
+        "columns": [
+            {"name": "embedded", "rasa_processes": 1, "start_s": 20.0,
+             "memory_mb": {"rasa": 900.0, "actions": 40.0},
+             "load": [_level(10, 40.0, 300.0, lean), _level(50, 41.0, 1500.0, lean)]},
+            {"name": "scaled-1", "rasa_processes": 1, "start_s": 30.0,
+             "memory_mb": {"rasa": 950.0, "actions": 40.0, "postgres": 30.0, "redis": 5.0,
+                           "haproxy": 8.0},
+             "load": [_level(10, 30.0, 400.0, full), _level(50, 32.0, 1800.0, full)]},
+            {"name": "scaled-2", "rasa_processes": 2, "start_s": 40.0,
+             "memory_mb": {"rasa": 1900.0, "actions": 80.0, "postgres": 30.0, "redis": 5.0,
+                           "haproxy": 8.0},
+             "load": [_level(10, 45.0, 140.0, full), _level(50, 44.0, 1300.0, full, lost=1)]},
+        ],
+    }  # fmt: skip
+
+
+def test_scaled_targets_and_what_limits_it() -> None:
+    results = _scaled_results()
+    by_name = {t.name: t for t in scaled.targets(results)}
+    ratio = by_name["scaled: 2 / 1 Rasa processes, turns/s at 50 visitors not pausing"]
+    assert ratio.measured == "1.38×" and not ratio.met  # 44 / 32
+    p95 = by_name["scaled: p95 at 10 visitors not pausing, 2 Rasa processes"]
+    assert p95.measured == "140 ms" and p95.met
+    assert by_name["scaled: errors, every stack and level"].met
+    lost = by_name["scaled: turns lost, reordered, duplicated or unanswered"]
+    assert lost.measured == "1" and not lost.met
+    assert scaled.speedup(results, 10) == pytest.approx(1.5)
+    # 44 turns/s x 40 ms over every piece = 1.76 cores of 2
+    assert scaled.cores_busy(results["columns"][2]["load"][1]) == pytest.approx(1.76)  # type: ignore[index]
+    text = scaled.limits(results)
+    assert "1.76 of 2 cores busy" in text and "processors are full" in text
+    assert "2 / 1.28 = 1.56×" in text  # one process keeps 32 x 40 ms = 1.28 cores busy
+    assert "not quiet" not in text and "turns failed" not in text
+    # Little's law at 10 visitors, 2 processes: 10 / 45 turns/s; 2 cores / 40 ms = 50 turns/s
+    assert "10 / 45.0 turns/s = 222 ms" in text and "= 67 turns/s" in text
+    assert "serve at most 50: this load is beyond the machine" in text
+    busy = copy.deepcopy(results)
+    busy["columns"][1]["load"][0]["other_cores"] = 0.6  # type: ignore[index]
+    assert "other programs kept up to 0.60 core busy" in scaled.limits(busy)
+    assert "| other programs on the machine (cores) | — | 0.60 | — |" in scaled.markdown(busy)
+    busy["columns"][1]["load"][1]["errors"] = 7  # type: ignore[index]
+    assert "But 7 turns failed at 50 visitors (1 process: 7, 2 processes: 0)" in scaled.limits(busy)
+
+
+def test_other_work_on_the_machine_from_proc_stat() -> None:
+    tick = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat = f"cpu  {3 * tick} {tick} {2 * tick} {50 * tick} {7 * tick} 0 {tick} 0 0 0\ncpu0 1 2\n"
+    assert scaled.machine_busy_seconds(stat) == pytest.approx(7.0)  # idle, iowait left out
+    assert scaled.machine_busy_seconds() > 0
+    assert scaled.other_cores(busy_s=7.0, ours_s=5.0, wall_s=4.0) == 0.5
+    assert scaled.other_cores(busy_s=4.0, ours_s=5.0, wall_s=4.0) == 0.0
+    assert scaled.other_cores(1.0, 0.0, 0.0) == 0.0
+    assert scaled.targets({}) == [] and scaled.markdown({}) == []
+
+
+def test_scaled_report_table() -> None:
+    results = _scaled_results()
+    lines = scaled.markdown(results)
+    text = "\n".join(lines)
+    assert lines[0] == "## Scaled serving"
+    assert "| | embedded | scaled, 1 process | scaled, 2 processes |" in lines
+    assert "|---|---|---|---|" in lines
+    assert "| turns/s | 40.0 | 30.0 | 45.0 |" in lines  # 10 visitors first
+    assert "| turns/s | 41.0 | 32.0 | 44.0 |" in lines
+    assert "| p50 / p95 / p99 (ms) | 150 / 300 / 360 | 200 / 400 / 480 | 70 / 140 / 168 |" in lines
+    assert "| lost / reordered / duplicated / unanswered | 0 / 0 / 0 / 0 | 0 / 0 / 0 / 0 " \
+        "| 1 / 0 / 0 / 0 |" in lines  # fmt: skip
+    assert "| CPU ms/turn postgres | — | 1.0 | 1.0 |" in lines
+    all_pieces = "| CPU ms/turn, all pieces (cores busy) |"
+    assert f"{all_pieces} 32.0 (1.28) | 40.0 (1.20) | 40.0 (1.80) |" in lines  # 10 visitors
+    assert f"{all_pieces} 32.0 (1.31) | 40.0 (1.28) | 40.0 (1.76) |" in lines  # 50
+    assert "| memory MB rasa | 900 | 950 | 1900 |" in lines
+    assert "| memory MB, all pieces | 940 | 1033 | 2023 |" in lines
+    assert "before the first stack started: 0.20 0.30 0.40" in text
+    assert text.count("**What limits it.**") == 1
+    whole = {
+        "command": "make bench", "date": "2026-11-30 10:00 UTC", "duration_s": 60.0,
+        "machine": report.machine(), "targets": [], "scaled": results,
+    }  # fmt: skip
+    doc = report.markdown(whole, "## Analysis\n\nWhy.")
+    assert doc.index("## Scaled serving") < doc.index("## Analysis")
+
+
+def test_rest_load_and_tracker_check_against_the_real_servers(running_stack) -> None:
+    """The REST load straight to Rasa, two conversations per visitor, then each tracker read
+    back and checked; and the check tells a conversation that was never sent."""
+    result = asyncio.run(
+        serving.load(
+            running_stack.bot_url, 2, turns=3, path=serving.REST_WEBHOOK, conversations=2
+        )  # fmt: skip
+    )
+    assert result.turns == 12 and result.errors == 0, result.error_samples
+    assert len(result.sent) == 4 and all(len(m) == 3 for m in result.sent.values())
+    assert "sent" not in result.as_dict() and result.as_dict()["conversations"] == 2
+    token = running_stack.token
+    trackers = asyncio.run(scaled.read_trackers(running_stack.bot_url, token, result.sent))
+    check = scaled.check_conversations(result.sent, trackers)
+    assert check.clean and check.sent == check.seen == 12, check
+    # a conversation that claims a message Rasa never got
+    forged = {**result.sent, "bench-never-sent": ["bonjour"]}
+    trackers = asyncio.run(scaled.read_trackers(running_stack.bot_url, token, forged))
+    assert scaled.check_conversations(forged, trackers).lost == 1
+    wrong = asyncio.run(scaled.read_trackers(running_stack.bot_url, "wrong", ["x"]))
+    assert wrong == {"x": None}
+
+    measured = scaled.measure(running_stack.bot_url, token, scaled.embedded_pieces(running_stack),
+                              [2], turns=3, total_turns=12, log=lambda _: None)  # fmt: skip
+    (row,) = measured["load"]
+    assert row["turns"] == 12 and row["errors"] == 0 and row["order"]["lost"] == 0
+    assert row["cpu_ms_per_turn"]["rasa"] > 0 and row["other_cores"] >= 0
+    assert set(row["cpu_ms_per_turn"]) == {"rasa", "actions", "load generator"}
+    assert measured["memory_mb"]["rasa"] > 100
+
+
+def test_scaled_bench_end_to_end_on_tiny_inputs(tmp_path: Path) -> None:
+    """`python -m bot.bench --only scaled` with a tiny load: the embedded stack, then the
+    scaled stack with one Rasa process behind HAProxy, its own PostgreSQL and Redis."""
+    from bot.bench.__main__ import main
+
+    out_json, out_doc = tmp_path / "results.json", tmp_path / "benchmarks.md"
+    argv = ["--only", "scaled", "--scaled-visitors", "2", "--scaled-turns", "3",
+            "--scaled-total", "12", "--scaled-processes", "1", "--json", str(out_json),
+            "--doc", str(out_doc)]  # fmt: skip
+    assert main(argv) == 0
+    results = json.loads(out_json.read_text(encoding="utf-8"))
+    columns = results["scaled"]["columns"]
+    assert [c["name"] for c in columns] == ["embedded", "scaled-1"]
+    for column in columns:
+        (row,) = column["load"]
+        assert row["turns"] == 12 and row["errors"] == 0, row["error_samples"]
+        assert row["order"]["seen"] == 12 and row["order"]["lost"] == 0
+        assert row["cpu_ms_per_turn"]["rasa"] > 0
+    pieces = columns[1]["memory_mb"]
+    assert set(pieces) == {"rasa", "actions", "postgres", "redis", "haproxy"}
+    assert all(v > 0 for v in pieces.values()), pieces
+    names = {t["name"] for t in results["targets"]}
+    assert "scaled: turns lost, reordered, duplicated or unanswered" in names
+    assert "understanding" not in results and "serving" not in results
+    text = out_doc.read_text(encoding="utf-8")
+    assert "## Scaled serving" in text and "| | embedded | scaled, 1 process |" in text
+
+
+def test_a_partial_run_keeps_the_other_parts_of_the_earlier_results() -> None:
+    from bot.bench.__main__ import keep_earlier
+
+    earlier = {"date": "2026-11-29 10:00 UTC", "command": "make bench", "tiny": False,
+               "understanding": {"rows": [], "n": 1}, "serving": {"n": 2},
+               "scaled": {"columns": ["old"]}}  # fmt: skip
+    now = {"date": "2026-11-30 10:00 UTC", "command": "make bench BENCH_ARGS='--only scaled'",
+           "tiny": False, "scaled": {"columns": ["new"]}}  # fmt: skip
+    merged = keep_earlier(now, earlier, ["scaled"])
+    assert merged["scaled"] == {"columns": ["new"]}
+    assert merged["understanding"]["n"] == 1 and merged["serving"] == {"n": 2}
+    assert merged["kept"]["serving"] == {"date": "2026-11-29 10:00 UTC", "command": "make bench"}
+    # kept again by a later partial run: still the run that measured it
+    later = {"date": "2026-12-01 10:00 UTC", "command": "x", "tiny": False}
+    again = keep_earlier(later, merged, ["scaled", "serving"])
+    assert again["kept"] == {"understanding": merged["kept"]["understanding"]}
+    assert "serving" not in again and "scaled" not in again
+    assert keep_earlier({**now, "tiny": True}, earlier, ["scaled"]) == {**now, "tiny": True}
+    text = report.markdown({**merged, "scaled": {}, "duration_s": 1.0, "machine": report.machine()})
+    assert "Kept from earlier runs (not measured by this one): understanding from " \
+        "`make bench` on 2026-11-29 10:00 UTC; serving" in text  # fmt: skip

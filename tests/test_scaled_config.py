@@ -18,6 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -149,6 +150,10 @@ class Backend:
         self.port = free_port()
         self.close_next = threading.Event()
         self.seen: list[str] = []
+        # > 0: serve one request at a time, each message taking this long, the health
+        # check waiting its turn too: a Rasa process busy with NLU on its event loop.
+        self.turn_seconds = 0.0
+        self.busy = threading.Lock()
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -164,6 +169,9 @@ class Backend:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                if backend.turn_seconds:
+                    with backend.busy:
+                        pass
                 self._answer({"status": "ok", "backend": backend.name})
 
             def do_POST(self) -> None:  # noqa: N802
@@ -175,9 +183,15 @@ class Backend:
                     self.connection.close()
                     return
                 backend.seen.append(sender)
+                if backend.turn_seconds:
+                    with backend.busy:
+                        time.sleep(backend.turn_seconds)
                 self._answer({"backend": backend.name, "sender": sender})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # accept every waiting connection, as Sanic does
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -272,3 +286,19 @@ def test_a_connection_closed_without_an_answer_is_retried(routed):
     answer = post(url, sender)  # rasa-0 drops it: HAProxy tries again, no error
     assert answer["sender"] == sender
     assert not backends[0].close_next.is_set()  # the drop did happen
+
+
+def test_a_busy_process_stays_in_service_and_keeps_its_conversations(routed):
+    """120 messages at once on processes that serve one turn at a time: HAProxy queues
+    them itself (maxconn), so a health check never waits behind the whole queue and no
+    living process is taken out (before, 503 for every visitor: make bench)."""
+    url, stats, backends = routed
+    senders = [f"visiteur-{i}" for i in range(30)]
+    first = {s: post(url, s)["backend"] for s in senders}
+    for backend in backends:
+        backend.turn_seconds = 0.1
+    with ThreadPoolExecutor(max_workers=120) as pool:
+        answers = list(pool.map(lambda s: post(url, s), senders * 4))
+    # Every message answered, each by the process that holds its conversation.
+    assert [a["backend"] for a in answers] == [first[s] for s in senders * 4]
+    assert backend_states(stats)["rasa"] == {"rasa-0": "UP", "rasa-1": "UP"}

@@ -1,8 +1,10 @@
-"""`make bench`: python -m bot.bench [--only understanding|serving] [--tiny] [...]
+"""`make bench`: python -m bot.bench [--only understanding serving scaled] [--tiny] [...]
 
-Runs the understanding benchmark (three systems, two datasets) and the serving benchmark
-(`make run`, load at 1, 10 and 50 visitors, memory, training, first answer, cost of a turn),
-prints the tables, and writes docs/benchmarks.md and var/bench/results.json.
+Runs the understanding benchmark (three systems, two datasets), the serving benchmark
+(`make run`, load at 1, 10 and 50 visitors, memory, training, first answer, cost of a turn)
+and the scaled serving benchmark (the embedded stack, then 1 and 2 Rasa processes behind
+HAProxy with PostgreSQL and Redis, side by side), prints the tables, and writes
+docs/benchmarks.md and var/bench/results.json.
 """
 
 from __future__ import annotations
@@ -185,9 +187,31 @@ def run_serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return out
 
 
+def run_scaled(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from bot import rasa_speedups
+    from bot.bench import scaled
+
+    # As in run_serving: the load generator must not pause for full garbage collections of
+    # what the understanding half loaded.
+    rasa_speedups.freeze_loaded_objects()
+    return scaled.run(
+        get_settings(),
+        workdir / "scaled",
+        levels=args.scaled_visitors,
+        turns=args.scaled_turns,
+        total_turns=args.scaled_total,
+        processes=args.scaled_processes,
+        log=log,
+    )
+
+
+PARTS = ("understanding", "serving", "scaled")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot.bench", description=__doc__)
-    parser.add_argument("--only", choices=["understanding", "serving"])
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS),
+                        help="the parts to run (default: all)")  # fmt: skip
     parser.add_argument("--tiny", action="store_true", help="tiny inputs: checks the code paths")
     parser.add_argument("--systems", nargs="*", default=[], help="guichet rasa_default tfidf_svm")
     parser.add_argument(
@@ -198,6 +222,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="visitor counts also run with reading time between turns")  # fmt: skip
     parser.add_argument("--reading-s", type=float, default=2.0)
     parser.add_argument("--turns", type=int, default=8)
+    parser.add_argument("--scaled-visitors", type=int, nargs="+", default=[10, 50],
+                        help="scaled serving: visitors not pausing, at each level")  # fmt: skip
+    parser.add_argument("--scaled-turns", type=int, default=16,
+                        help="scaled serving: turns per conversation")  # fmt: skip
+    parser.add_argument("--scaled-total", type=int, default=800,
+                        help="scaled serving: turns per level (visitors walk several "
+                        "conversations to reach it)")  # fmt: skip
+    parser.add_argument("--scaled-processes", type=int, nargs="+", default=[1, 2],
+                        help="scaled serving: Rasa processes of each scaled stack")  # fmt: skip
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench" / "results.json")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--from-json", action="store_true",
@@ -231,15 +264,21 @@ def main(argv: list[str]) -> int:
     }
     workdir = Path(tempfile.mkdtemp(prefix="guichet-bench-"))
     try:
-        if args.only in (None, "understanding"):
+        if "understanding" in args.only:
             results["understanding"] = run_understanding(args)
-        if args.only in (None, "serving"):
+        if "serving" in args.only:
             results["serving"] = run_serving(args, workdir)
+        if "scaled" in args.only:
+            results["scaled"] = run_scaled(args, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["duration_s"] = time.perf_counter() - started
+    if args.json.exists():
+        previous = json.loads(args.json.read_text(encoding="utf-8"))
+        results = keep_earlier(results, previous, args.only)
     targets = report.understanding_targets(results.get("understanding", {}).get("rows", []))
     targets += report.serving_targets(results.get("serving", {}))
+    targets += scaled_targets(results.get("scaled", {}))
     results["targets"] = [t.__dict__ for t in targets]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -248,6 +287,33 @@ def main(argv: list[str]) -> int:
     log(report.markdown(results))  # the tables, without the analysis
     log(f"Written: {args.doc} and {args.json} ({results['duration_s'] / 60:.1f} min)")
     return 0
+
+
+def keep_earlier(
+    results: dict[str, Any], previous: dict[str, Any], ran: list[str]
+) -> dict[str, Any]:
+    """The parts this run did not measure, taken from the earlier results (`--only scaled`
+    must not wipe the understanding and serving figures from docs/benchmarks.md), each
+    with the run it comes from. Tiny and real results are never mixed."""
+    if bool(previous.get("tiny")) != bool(results.get("tiny")):
+        return results
+    out = dict(results)
+    for part in PARTS:
+        if part in ran or part not in previous:
+            continue
+        out[part] = previous[part]
+        origin = previous.get("kept", {}).get(part) or {
+            "date": previous.get("date", "?"),
+            "command": previous.get("command", "?"),
+        }
+        out.setdefault("kept", {})[part] = origin
+    return out
+
+
+def scaled_targets(results: dict[str, Any]) -> list[report.Target]:
+    from bot.bench import scaled
+
+    return scaled.targets(results)
 
 
 def write_doc(results: dict[str, Any], args: argparse.Namespace) -> None:

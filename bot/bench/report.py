@@ -153,6 +153,14 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
         f"in {results['duration_s'] / 60:.1f} min. Do not edit by hand: run it again.",
         "",
     ]
+    kept = results.get("kept", {})
+    if kept:
+        lines += [
+            "Kept from earlier runs (not measured by this one): "
+            + "; ".join(f"{part} from `{k['command']}` on {k['date']}" for part, k in kept.items())
+            + ".",
+            "",
+        ]
     m = results["machine"]
     lines += [
         "## Machine",
@@ -303,6 +311,10 @@ def markdown(results: dict[str, Any], analysis: str = "") -> str:
                 f"button; before the sentence encoder: {BEFORE_ENCODER}.",
                 "",
             ]
+    if results.get("scaled"):
+        from bot.bench import scaled  # here: it imports Target from this module
+
+        lines += scaled.markdown(results["scaled"])
     if analysis:
         lines += [analysis.strip(), ""]
     return "\n".join(lines)

@@ -37,7 +37,19 @@ from bot.client import route_of
 MAX_VISITORS = 200
 MAX_TURNS = 20
 MAX_SECONDS = 300.0
+MAX_CONVERSATIONS = 20  # conversations one visitor walks one after the other
 TURN_TIMEOUT = 10.0
+
+# Where the load goes: the web app's chat API (what the kiosk and the widget call), or
+# Rasa's REST channel itself (straight to a Rasa process, or through HAProxy).
+WEB_CHAT = "/api/chat"
+REST_WEBHOOK = "/webhooks/rest/webhook"
+# What bot/channels.py answers when Rasa could not (tests/test_bench.py keeps them equal):
+# a reply with text, but a failed turn all the same.
+NO_ANSWER_REPLY = (
+    "Le service redémarre et n'a pas pu vous répondre. Réessayez dans quelques secondes. "
+    "Si cela continue, demandez de l'aide à l'accueil."
+)
 
 NEXT, PREVIOUS, REPEAT, DETAIL = "/next_step", "/previous_step", "/repeat_step", "/step_detail"
 
@@ -71,6 +83,8 @@ class Turn:
     ok: bool
     expected: bool  # the reply went where the script expected (a guide step)
     error: str = ""
+    sender: str = ""
+    message: str = ""
 
 
 @dataclass
@@ -88,9 +102,16 @@ class LoadResult:
     p99_ms: float
     max_ms: float
     error_samples: list[str] = field(default_factory=list)
+    path: str = WEB_CHAT
+    conversations: int = 1  # per visitor, each `turns_per_visitor` turns
+    answered: int = 0  # turns with a real answer (turns_per_s counts these)
+    # What each conversation sent, in order (for the tracker check); not in the report.
+    sent: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["sent"]
+        return out
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -127,24 +148,45 @@ async def _visitor(
     think_s: float,
     rng: random.Random,
     out: list[Turn],
+    conversations: int = 1,
+    stride: int = 1,
 ) -> None:
-    sender = f"bench-{visitor:03d}-{uuid.uuid4().hex[:12]}"
-    for index, (message, wants_guide) in enumerate(script(visitor, turns)):
-        if think_s:  # reading time; before the first turn: arrivals spread out
-            await asyncio.sleep(rng.uniform(0, 2 * think_s))
-        start = time.perf_counter()
-        try:
-            status, body = await post(sender, message)
-        except Exception as exc:  # noqa: BLE001 (every failure is an error of the run)
-            out.append(Turn(visitor, index, time.perf_counter() - start, False, False,
-                            f"{type(exc).__name__}: {exc}"[:200]))  # fmt: skip
-            continue
-        seconds = time.perf_counter() - start
-        ok = status == 200 and isinstance(body, list) and any(m.get("text") for m in body)
-        route = route_of(body) if ok else "none"
-        guide = route not in {"none", "fallback", "handoff", "menu"}
-        error = "" if ok else f"HTTP {status}: {str(body)[:160]}"
-        out.append(Turn(visitor, index, seconds, ok, ok and (guide or not wants_guide), error))
+    """One visitor: `conversations` walks one after the other, each with a new sender
+    (the next one starts another guide: visitor + stride)."""
+    for conversation in range(conversations):
+        sender = f"bench-{visitor:03d}-{uuid.uuid4().hex[:12]}"
+        for index, (message, wants_guide) in enumerate(
+            script(visitor + conversation * stride, turns)
+        ):
+            if think_s:  # reading time; before the first turn: arrivals spread out
+                await asyncio.sleep(rng.uniform(0, 2 * think_s))
+            start = time.perf_counter()
+            try:
+                status, body = await post(sender, message)
+            except Exception as exc:  # noqa: BLE001 (every failure is an error of the run)
+                out.append(Turn(visitor, index, time.perf_counter() - start, False, False,
+                                f"{type(exc).__name__}: {exc}"[:200], sender, message))  # fmt: skip
+                continue
+            seconds = time.perf_counter() - start
+            ok, error = answered(status, body)
+            route = route_of(body) if ok else "none"
+            guide = route not in {"none", "fallback", "handoff", "menu"}
+            expected = ok and (guide or not wants_guide)
+            out.append(Turn(visitor, index, seconds, ok, expected, error, sender, message))
+
+
+def answered(status: int, body: Any) -> tuple[bool, str]:
+    """Whether one turn got a real answer, and the error if not. The REST channel answers
+    200 with an apology when Rasa failed: that is an error too."""
+    if (
+        status != 200
+        or not isinstance(body, list)
+        or not any(isinstance(m, dict) and m.get("text") for m in body)
+    ):
+        return False, f"HTTP {status}: {str(body)[:160]}"
+    if any(isinstance(m, dict) and m.get("text") == NO_ANSWER_REPLY for m in body):
+        return False, "HTTP 200: the channel's apology (Rasa did not answer)"
+    return True, ""
 
 
 async def load(
@@ -154,13 +196,19 @@ async def load(
     think_s: float = 0.0,
     seed: int = 7,
     max_seconds: float = MAX_SECONDS,
+    path: str = WEB_CHAT,
+    conversations: int = 1,
 ) -> LoadResult:
-    """`visitors` concurrent visitors, each walking `turns` turns through /api/chat."""
+    """`visitors` concurrent visitors, each walking `conversations` x `turns` turns through
+    the web app's /api/chat or Rasa's REST webhook (`path`)."""
     import httpx
 
     require_loopback(base_url)
     if not 1 <= visitors <= MAX_VISITORS or not 1 <= turns <= MAX_TURNS:
         raise ValueError(f"at most {MAX_VISITORS} visitors and {MAX_TURNS} turns")
+    if not 1 <= conversations <= MAX_CONVERSATIONS or path not in (WEB_CHAT, REST_WEBHOOK):
+        raise ValueError(f"at most {MAX_CONVERSATIONS} conversations, to {WEB_CHAT} or "
+                         f"{REST_WEBHOOK}")  # fmt: skip
     limits = httpx.Limits(max_connections=visitors, max_keepalive_connections=visitors)
     out: list[Turn] = []
     async with httpx.AsyncClient(
@@ -168,9 +216,12 @@ async def load(
     ) as client:
 
         async def post(sender: str, message: str) -> tuple[int, Any]:
-            response = await client.post(
-                "/api/chat", json={"sender": sender, "message": message, "channel": "kiosk"}
-            )
+            body: dict[str, Any] = {"sender": sender, "message": message}
+            if path == WEB_CHAT:
+                body["channel"] = "kiosk"
+            else:  # what the web app adds when it relays a kiosk's message
+                body["metadata"] = {"channel": "kiosk"}
+            response = await client.post(path, json=body)
             try:
                 return response.status_code, response.json()
             except ValueError:
@@ -179,14 +230,25 @@ async def load(
         rng = random.Random(seed)
         start = time.perf_counter()
         tasks = [
-            asyncio.create_task(_visitor(post, v, turns, think_s, random.Random(rng.random()), out))
+            asyncio.create_task(
+                _visitor(
+                    post,
+                    v,
+                    turns,
+                    think_s,
+                    random.Random(rng.random()),
+                    out,
+                    conversations,
+                    stride=visitors,
+                )  # fmt: skip
+            )
             for v in range(visitors)
         ]
         _, pending = await asyncio.wait(tasks, timeout=max_seconds)
         for task in pending:
             task.cancel()
         wall = time.perf_counter() - start
-    missing = visitors * turns - len(out)  # turns never sent: the time bound was hit
+    missing = visitors * conversations * turns - len(out)  # never sent: time bound hit
     latencies = [t.seconds * 1000 for t in out if t.ok] or [0.0]
     errors = [t for t in out if not t.ok]
     return LoadResult(
@@ -197,13 +259,26 @@ async def load(
         errors=len(errors) + missing,
         unexpected=sum(1 for t in out if t.ok and not t.expected),
         wall_s=wall,
-        turns_per_s=len(out) / wall if wall else 0.0,
+        # answered turns only: a fast error (a 503 from HAProxy) is no throughput
+        turns_per_s=(len(out) - len(errors)) / wall if wall else 0.0,
         p50_ms=percentile(latencies, 50),
         p95_ms=percentile(latencies, 95),
         p99_ms=percentile(latencies, 99),
         max_ms=max(latencies),
         error_samples=sorted({t.error for t in errors})[:5],
+        path=path,
+        conversations=conversations,
+        answered=len(out) - len(errors),
+        sent=sent_by_conversation(out),
     )
+
+
+def sent_by_conversation(turns: list[Turn]) -> dict[str, list[str]]:
+    """What each conversation sent, in the order sent (a visitor waits for each answer)."""
+    sent: dict[str, list[str]] = {}
+    for turn in sorted(turns, key=lambda t: (t.sender, t.index)):
+        sent.setdefault(turn.sender, []).append(turn.message)
+    return sent
 
 
 # --- the servers, as `make run` starts them ------------------------------------------------
