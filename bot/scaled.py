@@ -56,6 +56,15 @@ from bot.stack import (
 
 # Seconds a dead process's lock ticket on a conversation outlives it (see ScaledStack).
 LOCK_LIFETIME = 6
+# One process per core: each Rasa process computes on one thread, so that N processes do not
+# start N thread pools of TensorFlow, OpenMP and BLAS that fight over the same cores.
+ONE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+}
 
 HAPROXY = "/usr/sbin/haproxy"
 # Rasa's REST channel answers here once the model is loaded (README: health endpoints).
@@ -395,7 +404,11 @@ class ScaledStack:
                 # default is 60 s). 6 s: the retried turn still answers within the web
                 # app's 8 s timeout, so the visitor sees no error; no turn under load takes
                 # that long (p99 at 50 visitors: make bench).
-                extra_env={"SANIC_WORKERS": "1", "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME)},
+                extra_env={
+                    "SANIC_WORKERS": "1",
+                    "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME),
+                    **ONE_THREAD,
+                },
             )
             pair.launch({name: pair.command(name) for name in ("actions", "rasa")})
             self._pairs.append(pair)

@@ -567,6 +567,13 @@ def limits(scaled: dict[str, Any]) -> str:
             + (
                 "beyond the machine, whatever the number of processes."
                 if needed > most
+                else (
+                    "at the edge of the machine: it would need both cores busy all the time "
+                    "(more than 80 %), where waiting in the queue grows faster than the "
+                    "throughput; a cheaper turn, or Rasa processes on machines of their own, "
+                    "is what reaches it."
+                )
+                if needed > 0.8 * most
                 else "within the machine's reach."
             )  # fmt: skip
         )
