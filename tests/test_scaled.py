@@ -204,6 +204,59 @@ def test_erase_leaves_no_byte_of_the_sentence_on_any_disk(stack: ScaledStack):
     assert holding == []
 
 
+def test_a_phone_number_declined_at_consent_never_reaches_postgresql(stack: ScaledStack):
+    """The detail waits in Redis (memory only) between the read-back and consent; « Non »
+    drops it. PostgreSQL, whose deleted rows stay in its files and WAL, never sees it."""
+    import psycopg2
+    import redis
+
+    from bot.pending_contacts import PREFIX
+    from tests.test_e2e_handoff import KIOSK, handoff_marker
+
+    assert stack.postgres is not None and stack.redis is not None
+    # A number nobody else types in this module, and its digits without spaces.
+    digits = "07" + "".join(random.choices(string.digits, k=8))
+    spaced = " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+    sender = f"scaled-phone-{uuid.uuid4().hex[:8]}"
+    url = stack.bot_url
+    send(url, sender, "je veux parler à quelqu'un", metadata=KIOSK, timeout=TIMEOUT)
+    send(url, sender, "par téléphone", metadata=KIOSK, timeout=TIMEOUT)
+    read_back = send(url, sender, f"mon numéro c'est le {spaced}", metadata=KIOSK, timeout=TIMEOUT)
+    assert read_back[0]["text"] == f"Vous avez écrit {spaced}. C'est bien ça ?"
+    client = redis.Redis.from_url(stack.redis_url or "")
+    assert client.exists(PREFIX + sender) == 1  # waiting for consent, in Redis
+    assert (
+        handoff_marker(send(url, sender, "/affirm", metadata=KIOSK, timeout=TIMEOUT))["handoff"]
+        == "problem"
+    )
+    assert (
+        handoff_marker(send(url, sender, "/deny", metadata=KIOSK, timeout=TIMEOUT))["handoff"]
+        == "consent"
+    )
+    assert (
+        handoff_marker(send(url, sender, "Non", metadata=KIOSK, timeout=TIMEOUT))["handoff"]
+        == "declined"
+    )
+    assert client.exists(PREFIX + sender) == 0
+
+    conn = psycopg2.connect(stack.database_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CHECKPOINT")
+    finally:
+        conn.close()
+    pg_folder: Path = stack.postgres.folder  # type: ignore[attr-defined]
+    redis_folder: Path = stack.redis.folder  # type: ignore[attr-defined]
+    disk = files_under(pg_folder, redis_folder, stack.settings.data_dir)
+    holding = [
+        str(p)
+        for p, content in disk.items()
+        if digits.encode() in content or spaced.encode() in content
+    ]
+    assert holding == []
+
+
 def test_fifty_visitors_at_once_get_every_reply_in_order(stack: ScaledStack, catalogue, request):
     steps = min(4, len(catalogue.guides[GUIDE].steps))
     senders = [f"scaled-50-{i}-{uuid.uuid4().hex[:8]}" for i in range(50)]
