@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal, NoReturn
 
 from bot.settings import Settings, get_settings
-from bot.sqlite_store import Database, SQLiteStore, utcnow
+from bot.sqlite_store import Database, SQLiteStore, location, utcnow
 
 DB_NAME = "accounts.db"
 
@@ -318,10 +318,7 @@ class AccountStore(SQLiteStore):
         """The store of `settings.database_url` when set (PostgreSQL), else the file
         `settings.data_dir / "accounts.db"`, creating the folder when missing."""
         settings = settings or get_settings()
-        if settings.database_url:
-            return cls(settings.database_url, clock=clock)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings.data_dir / DB_NAME, clock=clock)
+        return cls(location(settings, settings.data_dir / DB_NAME), clock=clock)
 
     @staticmethod
     def _hash_of(db: Database, name: str) -> tuple[int, str, bool] | None:

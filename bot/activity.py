@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from bot.sqlite_store import Migration, SQLiteStore, utcnow
+from bot.sqlite_store import Migration, SQLiteStore, location, utcnow
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -142,10 +142,7 @@ class ActivityStore(SQLiteStore):
         from bot.settings import get_settings
 
         settings = settings or get_settings()
-        if settings.database_url:
-            return cls(settings.database_url, retry_budget=retry_budget)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings.data_dir / "activity.db", retry_budget=retry_budget)
+        return cls(location(settings, settings.data_dir / "activity.db"), retry_budget=retry_budget)
 
     def record(self, rows: Iterable[ActivityRow]) -> int:
         """Append `rows`, in their order, in one transaction; how many."""

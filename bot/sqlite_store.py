@@ -49,6 +49,8 @@ from typing_extensions import Self
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from bot.settings import Settings
+
 Migration = Callable[["Database"], None]
 Connect = Callable[[str], sqlite3.Connection]
 T = TypeVar("T")
@@ -122,6 +124,15 @@ class Database(_SqliteUtilsDatabase):
         """Insert one row and return its new id."""
         sql, params = _insert_sql(table, record)
         return int(self.execute(sql, params).fetchone()[0])
+
+
+def location(settings: Settings, file: Path) -> Path | str:
+    """Where a store of these settings lives: the PostgreSQL URL when `DATABASE_URL` is set,
+    else its SQLite `file`, whose folder is made when missing."""
+    if settings.database_url:
+        return settings.database_url
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return file
 
 
 def utcnow() -> datetime:

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from bot.pending_contacts import RedisPendingContacts
 from bot.settings import Settings, get_settings
 from bot.spreadsheet import FrenchCsv, local_time
-from bot.sqlite_store import Connect, Database, SQLiteStore, iso_utc, utcnow
+from bot.sqlite_store import Connect, Database, SQLiteStore, iso_utc, location, utcnow
 from bot.transcript import REASON_LABELS, readable
 
 STATUSES: tuple[str, ...] = (
@@ -463,10 +463,7 @@ class TicketStore(SQLiteStore):
             if settings.redis_url
             else None
         )
-        if settings.database_url:
-            return cls(settings.database_url, clock=clock, pending=pending)
-        settings.tickets_db.parent.mkdir(parents=True, exist_ok=True)
-        return cls(settings.tickets_db, clock=clock, pending=pending)
+        return cls(location(settings, settings.tickets_db), clock=clock, pending=pending)
 
     def _now(self) -> str:
         return _iso(self._clock())

@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings, get_settings
-from bot.sqlite_store import Connect, Database, SQLiteStore, iso_utc, utcnow
+from bot.sqlite_store import Connect, Database, SQLiteStore, iso_utc, location, utcnow
 
 # Sessions happen in France: a weekly session stays at 14 h local time across DST.
 TZ = ZoneInfo("Europe/Paris")
@@ -518,10 +518,7 @@ class WorkshopStore(SQLiteStore):
         """The store of `settings.database_url` when set (PostgreSQL), else the file
         `settings.workshops_db`, creating its folder when missing."""
         settings = settings or get_settings()
-        if settings.database_url:
-            return cls(settings.database_url, clock=clock)
-        settings.workshops_db.parent.mkdir(parents=True, exist_ok=True)
-        return cls(settings.workshops_db, clock=clock)
+        return cls(location(settings, settings.workshops_db), clock=clock)
 
     def _now(self) -> str:
         return _iso(self._clock())
