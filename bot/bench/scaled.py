@@ -33,6 +33,7 @@ from typing import Any
 
 from bot.bench import serving
 from bot.bench.report import Target
+from bot.bench.serving import children_map, tree
 
 # Targets of issue 16 (2 cores).
 SPEEDUP = 1.5  # turns/s of 2 Rasa processes over 1, visitors not pausing
@@ -152,34 +153,6 @@ def check_conversations(
 
 
 # --- CPU and memory of each piece, from /proc ----------------------------------------------
-
-
-def children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
-
-
-def tree(roots: Iterable[int], children: dict[int, list[int]] | None = None) -> list[int]:
-    """The roots and every process under them."""
-    children = children_map() if children is None else children
-    out: list[int] = []
-    todo = list(roots)
-    while todo:
-        pid = todo.pop()
-        if pid in out:
-            continue
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
 
 
 def process_cpu_seconds(pid: int) -> float:

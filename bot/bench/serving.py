@@ -25,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,7 +321,7 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def descendants(root: int) -> list[int]:
+def children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -332,13 +332,26 @@ def descendants(root: int) -> list[int]:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
+    return children
+
+
+def tree(roots: Iterable[int], children: dict[int, list[int]] | None = None) -> list[int]:
+    """The roots and every process under them."""
+    children = children_map() if children is None else children
+    out: list[int] = []
+    todo = list(roots)
     while todo:
         pid = todo.pop()
-        for child in children.get(pid, []):
-            out.append(child)
-            todo.append(child)
+        if pid in out:
+            continue
+        out.append(pid)
+        todo.extend(children.get(pid, []))
     return out
+
+
+def descendants(root: int) -> list[int]:
+    """Every process under `root`, not `root` itself."""
+    return [pid for pid in tree([root]) if pid != root]
 
 
 def peak_rss_mb(pid: int) -> float:
